@@ -352,7 +352,6 @@ export async function main(argv: string[]): Promise<number> {
     )
     .demandCommand(1, "Name a command: run, explore, replay, shrink or check (sim --help lists them).")
     .strict()
-    .recommendCommands()
     .epilogue(`Protocols: ${adapterNames().join(", ")}. Exit status: 0 pass, 1 a check failed, 2 bad input, 3 internal error.`)
     .version(VERSION)
     .help()

@@ -93,10 +93,11 @@ export function formatRun(r: RunResult, extra: { wallMs: number; trace?: { path:
     lines.push("", st.bold(st.bad("Failures")));
     for (const f of others) lines.push(`  ${st.bad("✗")} at ${f.atMs.toFixed(3)} ms: ${f.name}: ${f.message}`);
   }
-  if (r.stoppedEarly !== null) lines.push(st.dim(`  the run stopped at ${s.simMs.toFixed(3)} ms on the first failure`));
+  if (r.stoppedEarly !== null) lines.push(st.dim(`  the run stopped at ${s.simMs.toFixed(3)} ms: ${r.stoppedEarly}`));
 
   const speed = extra.wallMs > 0 ? `${fmtInt(s.simMs / extra.wallMs)}× real time, ${fmtInt((s.events / extra.wallMs) * 1000)} events/s` : "";
-  lines.push("", `${r.pass ? st.ok(st.bold("PASS")) : st.bad(st.bold("FAIL"))}  ${st.dim(`${(extra.wallMs / 1000).toFixed(2)} s wall · ${speed}`)}`);
+  const verdict = !r.pass ? st.bad(st.bold("FAIL")) : r.stoppedEarly !== null ? st.bold("INCOMPLETE") : st.ok(st.bold("PASS"));
+  lines.push("", `${verdict}  ${st.dim(`${(extra.wallMs / 1000).toFixed(2)} s wall · ${speed}`)}`);
   if (extra.trace !== undefined) lines.push(`Trace:     ${extra.trace.path} (${fmtInt(extra.trace.lines)} lines, ${r.detail} detail, sha256 ${extra.trace.sha256.slice(0, 16)}…)`);
   lines.push(`Reproduce: ${reproLine(r.scenario.path, r.seed)}`);
   return lines.join("\n");
