@@ -49,6 +49,8 @@ export type Input<M extends Message, Req> =
  * as write-to-temp-then-rename does). With `sync` the host fsyncs before reporting completion;
  * without it the record sits in the page cache and a crash may lose it.
  *
+ * `set-timer` replaces any timer of the same name; timers are deadlines on the node's local clock.
+ *
  * `send`, `reply` and `trace` may name a persist they depend on (`after`). They do not leave the
  * node until that persist has completed: the durable-before-visible rule (see `DurableGate`). A
  * trace event gated this way marks the moment a promise became visible — a `vote` event means

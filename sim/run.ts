@@ -143,10 +143,13 @@ export class Run {
     this.world.listen({ onLine: (line) => this.collectKeyEvent(line), onNodeChanged: () => {} });
     if (this.workload !== null) this.world.listen(this.workload);
 
-    // Time zero: nodes start in node order, then the timeline, generators and clients are armed.
-    for (const n of nodes) this.world.start(n);
-    this.faults.scheduleTimeline(scenario.faults, this.monitor);
+    // Time zero: expectations and the timeline are armed (held), the nodes boot in node order,
+    // then predicates are first judged; generators and clients start after that.
+    this.monitor.hold();
     for (const e of scenario.expectations) this.monitor.expect(e);
+    this.faults.scheduleTimeline(scenario.faults, this.monitor);
+    for (const n of nodes) this.world.start(n);
+    this.monitor.release();
     this.swarm = draw === null || s.swarm === undefined ? null : new Swarm(s.swarm, draw, this.world, this.faults, this.world.streams);
     if (this.swarm !== null && s.swarm !== undefined) {
       const sw = s.swarm;
@@ -169,7 +172,6 @@ export class Run {
     }
     this.workload?.start();
     this.endUs = Math.round((s.swarm === undefined ? (s.durationMs as number) : s.swarm.safetyMs + s.swarm.livenessMs) * 1000);
-    this.monitor.evaluate();
   }
 
   /** Runs at most `maxEvents` events. Returns false once the run is over. */
@@ -198,7 +200,9 @@ export class Run {
     const expectations = this.monitor.finish(w.stopped !== null);
     const failures = this.monitor.failures;
     const pass = failures.length === 0;
-    this.options.sink?.write(JSON.stringify({ t: w.nowMs, type: "end", result: pass ? "pass" : "fail", failures: failures.length, events: w.stats.events }));
+    const verdict = !pass ? "fail" : w.stopped !== null ? "incomplete" : "pass";
+    const end = { t: w.nowMs, type: "end", result: verdict, failures: failures.length, events: w.stats.events };
+    this.options.sink?.write(JSON.stringify(w.stopped === null ? end : { ...end, stopped: w.stopped }));
     this.options.sink?.close();
     const violated = new Set(failures.filter((f) => f.kind === "invariant").map((f) => f.name));
     const s = this.scenario;

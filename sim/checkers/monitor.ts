@@ -41,6 +41,8 @@ export class Monitor implements WorldListener, EvalContext {
   private readonly expectationResults: { label: string; kind: CompiledExpectation["kind"]; status: "pass" | "fail" | "pending"; atMs?: number; detail: string }[] = [];
   /** Set once the first safety failure stops the run. */
   stopOnFailure = true;
+  /** While held, newly armed predicates wait for `release` before their first evaluation. */
+  private held = false;
 
   constructor(
     private readonly world: World,
@@ -89,7 +91,7 @@ export class Monitor implements WorldListener, EvalContext {
   }
 
   onSettled(): void {
-    if (!this.dirty) return;
+    if (!this.dirty || this.held) return;
     this.dirty = false;
     this.evaluate();
   }
@@ -101,8 +103,22 @@ export class Monitor implements WorldListener, EvalContext {
     const instance = new PredicateInstance(pred, this);
     if (instance.watchesEvents) this.eventWatches.add(instance);
     const w: Watch = { instance, onValue };
-    if (onValue(instance.value())) this.watches.push(w);
+    if (this.held || onValue(instance.value())) this.watches.push(w);
     else this.eventWatches.delete(instance);
+  }
+
+  /**
+   * Arms predicates without evaluating them, until `release`. The run holds the monitor while the
+   * nodes boot at time zero: triggers and `happened` see the boot events, but no `always` is
+   * judged on the state before any node has started.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    this.evaluate();
   }
 
   /** Calls `fire` once, the first time `pred` holds. */
