@@ -62,17 +62,14 @@ export class Partition {
   }
 }
 
-export interface HeldMessage<P> {
-  readonly payload: P;
-}
-
 class Link<P> {
   /** Connection generation; bumped when the connection breaks, which drops what is in flight. */
   epoch = 0;
   /** tcp mode: the latest arrival time scheduled, so later messages never overtake it. */
   lastArrivalUs = 0;
   clogged = false;
-  held: P[] = [];
+  /** What a clogged link holds, each with the connection epoch it was sent on. */
+  held: { payload: P; epoch: number }[] = [];
   constructor(
     readonly stream: Stream,
     readonly override: Distribution | null,
@@ -122,23 +119,36 @@ export class Network<P> {
     return this.config.mode === "datagram" || this.link(from, to).epoch === epoch;
   }
 
-  hold(from: NodeId, to: NodeId, payload: P): P | undefined {
+  /**
+   * Holds a message on a clogged link; returns what overflowing the bound dropped. In datagram mode
+   * that is the oldest message; in tcp mode an overflowing connection breaks, which drops all it
+   * held (a stream never shows a gap).
+   */
+  hold(from: NodeId, to: NodeId, payload: P): P[] {
     const link = this.link(from, to);
-    link.held.push(payload);
-    return link.held.length > CLOGGED_MESSAGES_MAX ? link.held.shift() : undefined;
+    link.held.push({ payload, epoch: link.epoch });
+    if (link.held.length <= CLOGGED_MESSAGES_MAX) return [];
+    if (this.config.mode !== "tcp") return [(link.held.shift() as { payload: P }).payload];
+    link.epoch += 1;
+    const dropped = link.held.map((h) => h.payload);
+    link.held = [];
+    return dropped;
   }
 
   clog(from: NodeId, to: NodeId): void {
     this.link(from, to).clogged = true;
   }
 
-  /** Unclogs a link and returns what it held, in order, with fresh arrival times from now. */
+  /**
+   * Unclogs a link and returns what it held, in order, with fresh arrival times from now. Each keeps
+   * the epoch it was sent on, so in tcp mode what a broken connection held is dropped on arrival.
+   */
   unclog(from: NodeId, to: NodeId, nowUs: number): { payload: P; arrivalUs: number; epoch: number }[] {
     const link = this.link(from, to);
     link.clogged = false;
     const held = link.held;
     link.held = [];
-    return held.map((payload) => ({ payload, arrivalUs: this.arrival(link, nowUs), epoch: link.epoch }));
+    return held.map((h) => ({ payload: h.payload, arrivalUs: this.arrival(link, nowUs), epoch: h.epoch }));
   }
 
   /** Every clogged link, in the order links were first used. */

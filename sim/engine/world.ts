@@ -21,6 +21,7 @@ export const PAUSED_INBOX_MAX = 100_000;
 export const EVENTS_MAX_DEFAULT = 50_000_000;
 
 type AnyInput = Input<Message, unknown>;
+type InboxEntry = { readonly input: AnyInput } | { readonly timer: string; readonly gen: number };
 type AnyEffect = Effect<Message, unknown>;
 type AnyRunner = NodeRunner<Message, unknown, unknown>;
 
@@ -82,8 +83,12 @@ class SimNode {
   machine: AnyMachine | null = null;
   readonly timers = new Map<string, Timer>();
   timerGen = 0;
-  /** Inputs that arrived while paused, delivered in order on resume. */
-  inbox: AnyInput[] = [];
+  /**
+   * Inputs that arrived while paused, delivered in order on resume. A timer that came due is queued
+   * by name and generation and stays armed until delivered, so an input handled before it on
+   * resume can still cancel or re-arm it.
+   */
+  inbox: InboxEntry[] = [];
   observation: Observation = { status: "crashed" };
 
   constructor(
@@ -311,9 +316,10 @@ export class World implements ClusterView {
     this.emit(id, { type: "fault", action: "resume", queued: node.inbox.length });
     const inbox = node.inbox;
     node.inbox = [];
-    for (const input of inbox) {
+    for (const entry of inbox) {
       if (node.status !== "up") break; // a step may not crash a node, but stay safe
-      this.input(node, input);
+      if ("input" in entry) this.input(node, entry.input);
+      else this.deliverTimer(node, entry.timer, entry.gen);
     }
     this.changed(node);
     return true;
@@ -396,7 +402,7 @@ export class World implements ClusterView {
   private input(node: SimNode, input: AnyInput): void {
     if (node.status === "crashed" || node.runner === null) return;
     if (node.status === "paused") {
-      node.inbox.push(input);
+      node.inbox.push({ input });
       return;
     }
     this.stats.steps += 1;
@@ -412,7 +418,7 @@ export class World implements ClusterView {
         this.sendMessage(node, e.to, e.msg);
         break;
       case "set-timer":
-        this.armTimer(node, e.name, Math.ceil(e.atMs * 1000));
+        this.armTimer(node, e.name, msToUsCeil(e.atMs));
         break;
       case "cancel-timer":
         node.timers.delete(e.name);
@@ -453,8 +459,9 @@ export class World implements ClusterView {
         else this.stats.drops[plan.reason] = (this.stats.drops[plan.reason] ?? 0) + 1;
         return false;
       case "held": {
-        const evicted = this.network.hold(p.from, p.to, p);
-        if (evicted?.k === "msg") this.drop(evicted.from, evicted.to, evicted.msg.type, evicted.id, "link-reset");
+        for (const evicted of this.network.hold(p.from, p.to, p)) {
+          if (evicted.k === "msg") this.drop(evicted.from, evicted.to, evicted.msg.type, evicted.id, "link-reset");
+        }
         return true;
       }
       case "deliver":
@@ -516,10 +523,32 @@ export class World implements ClusterView {
     if (node.incarnation !== inc || node.status === "crashed") return;
     const t = node.timers.get(name);
     if (t === undefined || t.gen !== gen) return;
-    node.timers.delete(name);
+    if (node.status === "paused") {
+      // At most one entry per armed timer, so timers do not count against the inbox bound.
+      if (this.traceFull) this.emit(id, { type: "timer", name });
+      node.inbox.push({ timer: name, gen });
+      return;
+    }
     if (this.traceFull) this.emit(id, { type: "timer", name });
+    this.deliverTimer(node, name, gen);
+  }
+
+  /** Hands a due timer to the machine unless it was cancelled or re-armed since it came due. */
+  private deliverTimer(node: SimNode, name: string, gen: number): void {
+    if (node.timers.get(name)?.gen !== gen) return;
+    node.timers.delete(name);
     this.input(node, { kind: "timer", name });
   }
+}
+
+/**
+ * A deadline in ms as whole µs, rounded up — but a value a float's noise put a hair above a whole
+ * µs (8.021 + 150 = 158.02100000000002) is that µs, not the next.
+ */
+export function msToUsCeil(ms: number): number {
+  const us = ms * 1000;
+  const near = Math.round(us);
+  return Math.abs(us - near) < 1e-6 ? near : Math.ceil(us);
 }
 
 /** Observations are flat records of JSON scalars (arrays compare by identity: return new ones only on change). */

@@ -84,7 +84,7 @@ export function loadScenario(path: string, source: string): Scenario {
   if (raw === null || raw === undefined) throw new ScenarioError(path, 1, 1, "", "the file is empty; a scenario needs at least machine:, nodes: and durationMs:");
 
   const parsed = scenarioSchema.safeParse(raw);
-  if (!parsed.success) throw fromZod(parsed.error.issues, [], at);
+  if (!parsed.success) throw fromZod(parsed.error.issues, raw, [], at);
   const data = parsed.data;
 
   const adapter = findAdapter(data.machine);
@@ -138,7 +138,7 @@ function nodeNames(data: ScenarioData, at: (p: Path, m: string) => ScenarioError
 
 function validateConfig(schema: z.ZodType<unknown>, value: unknown, path: Path, at: (p: Path, m: string) => ScenarioError): unknown {
   const r = schema.safeParse(value);
-  if (!r.success) throw fromZod(r.error.issues, path, at);
+  if (!r.success) throw fromZod(r.error.issues, value, path, at);
   return r.data;
 }
 
@@ -216,15 +216,28 @@ interface ZodIssueLike {
   readonly keys?: readonly string[];
 }
 
-function fromZod(issues: readonly ZodIssueLike[], prefix: Path, at: (p: Path, m: string, key?: boolean) => ScenarioError): ScenarioError {
+/** The first issue as a located error; `input` is the value the failing schema was given. */
+function fromZod(issues: readonly ZodIssueLike[], input: unknown, prefix: Path, at: (p: Path, m: string, key?: boolean) => ScenarioError): ScenarioError {
   const issue = issues[0];
   if (issue === undefined) return at(prefix, "invalid");
-  const path = [...prefix, ...issue.path.filter((k): k is string | number => typeof k !== "symbol")];
+  const rel = issue.path.filter((k): k is string | number => typeof k !== "symbol");
+  const path = [...prefix, ...rel];
   if (issue.code === "unrecognized_keys" && issue.keys !== undefined && issue.keys.length > 0) {
     const key = issue.keys[0] as string;
     return at([...path, key], `unknown field "${key}"`, true);
   }
+  // A field that is simply absent is "required", whatever type the schema wanted there.
+  if (issue.code === "invalid_type" && valueAt(input, rel) === undefined) return at(path, "required");
   return at(path, issue.message);
+}
+
+function valueAt(root: unknown, path: readonly (string | number)[]): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
 }
 
 /** Finds the YAML node at `path` (or its nearest existing ancestor) and makes a located error. */
