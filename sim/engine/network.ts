@@ -71,6 +71,8 @@ class Link<P> {
   /** What a clogged link holds, each with the connection epoch it was sent on. */
   held: { payload: P; epoch: number }[] = [];
   constructor(
+    readonly from: NodeId,
+    readonly to: NodeId,
     readonly stream: Stream,
     readonly override: Distribution | null,
   ) {}
@@ -84,7 +86,12 @@ export type Plan =
 export class Network<P> {
   config: NetworkConfig;
   private readonly partitions: Partition[] = [];
-  private readonly links = new Map<string, Link<P>>();
+  /** Links by sender, then receiver; created on first use. */
+  private readonly links = new Map<NodeId, Map<NodeId, Link<P>>>();
+  /** Links by receiver, for resetting a node's incoming connections. */
+  private readonly incoming = new Map<NodeId, Link<P>[]>();
+  /** Every link in the order it was first used (a deterministic order to iterate in). */
+  private readonly ordered: Link<P>[] = [];
   private partitionIdNext = 1;
 
   constructor(
@@ -154,7 +161,7 @@ export class Network<P> {
   /** Every clogged link, in the order links were first used. */
   cloggedLinks(): [NodeId, NodeId][] {
     const out: [NodeId, NodeId][] = [];
-    for (const [key, link] of this.links) if (link.clogged) out.push(splitKey(key));
+    for (const link of this.ordered) if (link.clogged) out.push([link.from, link.to]);
     return out;
   }
 
@@ -162,10 +169,7 @@ export class Network<P> {
     const p = new Partition(`p${this.partitionIdNext++}`, groups, oneWay);
     this.partitions.push(p);
     if (this.config.mode === "tcp") {
-      for (const [key, link] of this.links) {
-        const [a, b] = splitKey(key);
-        if (p.blocks(a, b)) link.epoch += 1;
-      }
+      for (const link of this.ordered) if (p.blocks(link.from, link.to)) link.epoch += 1;
     }
     return p;
   }
@@ -187,10 +191,8 @@ export class Network<P> {
   /** Breaks every connection to and from a node (tcp mode), as a crash or restart does. */
   resetNode(node: NodeId): void {
     if (this.config.mode !== "tcp") return;
-    for (const [key, link] of this.links) {
-      const [a, b] = splitKey(key);
-      if (a === node || b === node) link.epoch += 1;
-    }
+    for (const link of this.links.get(node)?.values() ?? []) link.epoch += 1;
+    for (const link of this.incoming.get(node) ?? []) if (link.from !== node) link.epoch += 1;
   }
 
   private arrival(link: Link<P>, nowUs: number): number {
@@ -202,18 +204,25 @@ export class Network<P> {
   }
 
   private link(from: NodeId, to: NodeId): Link<P> {
-    const key = `${from}\u0000${to}`;
-    let link = this.links.get(key);
+    let out = this.links.get(from);
+    if (out === undefined) {
+      out = new Map();
+      this.links.set(from, out);
+    }
+    let link = out.get(to);
     if (link === undefined) {
       const o = this.config.links.find((l) => l.from === from && l.to === to);
-      link = new Link<P>(this.streams.get(streamName.link(from, to)), o?.latency ?? null);
-      this.links.set(key, link);
+      link = new Link<P>(from, to, this.streams.get(streamName.link(from, to)), o?.latency ?? null);
+      out.set(to, link);
+      let into = this.incoming.get(to);
+      if (into === undefined) {
+        into = [];
+        this.incoming.set(to, into);
+      }
+      into.push(link);
+      this.ordered.push(link);
     }
     return link;
   }
 }
 
-function splitKey(key: string): [NodeId, NodeId] {
-  const i = key.indexOf("\u0000");
-  return [key.slice(0, i), key.slice(i + 1)];
-}

@@ -1,0 +1,279 @@
+// `npm run bench`: how fast the simulator runs, what tracing costs, how it scales with cluster
+// size and with worker threads. Prints figures and ratios; never asserts on them (these machines
+// are shared and noisy, so a threshold would make a flaky test, not a benchmark).
+//
+//   npm run bench                 every section
+//   npm run bench -- --quick      fewer repetitions and smaller sizes (a minute or less)
+//   npm run bench -- --only scale --json
+
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { TRACE_DETAILS, type TraceDetail } from "../core/trace.js";
+import { explore } from "../sim/explore.js";
+import { runScenario } from "../sim/run.js";
+import { loadScenario, type Scenario } from "../sim/scenario/load.js";
+import { FileSink, HashingSink, type TraceSink } from "../sim/trace-sink.js";
+
+const SECTIONS = ["standard", "trace", "scale", "explore"] as const;
+type Section = (typeof SECTIONS)[number];
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+interface Measure {
+  readonly wallMs: number;
+  readonly events: number;
+  readonly simMs: number;
+  readonly traceBytes: number;
+  readonly traceLines: number;
+  readonly pass: boolean;
+}
+
+interface Row {
+  readonly section: Section;
+  readonly name: string;
+  readonly figures: Record<string, number | string | boolean>;
+}
+
+function scenarioFile(rel: string): Scenario {
+  const path = join(ROOT, rel);
+  return loadScenario(rel, readFileSync(path, "utf8"));
+}
+
+/** One run; `sink` null means no trace at all (what `sim explore` does). */
+function measure(scenario: Scenario, seed: number, detail: TraceDetail, sink: TraceSink | null): Measure {
+  const hashing = sink === null ? null : new HashingSink(sink);
+  const t0 = performance.now();
+  const r = runScenario(scenario, { seed, detail, sink: hashing });
+  hashing?.close();
+  const wallMs = performance.now() - t0;
+  return { wallMs, events: r.stats.events, simMs: r.stats.simMs, traceBytes: hashing?.bytes ?? 0, traceLines: hashing?.lines ?? 0, pass: r.pass };
+}
+
+/** The median of `reps` runs by wall time (after one warm-up run that is not counted). */
+function median(reps: number, run: () => Measure): Measure {
+  run();
+  const all = Array.from({ length: reps }, run).sort((a, b) => a.wallMs - b.wallMs);
+  return all[Math.floor(all.length / 2)] as Measure;
+}
+
+/** Discards lines: measures formatting without any IO. */
+const nullSink: TraceSink = { write: () => undefined, close: () => undefined };
+
+const perSec = (n: number, ms: number): number => (ms > 0 ? Math.round((n * 1000) / ms) : 0);
+const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+
+// ---- sections -------------------------------------------------------------------------------------
+
+function standard(quick: boolean): Row[] {
+  // The standard scenario: toy-swarm (5 nodes, every fault model on, three clients), many seeds
+  // back to back in one thread, as `sim explore --workers 0` runs them; then one long steady run.
+  const swarm = scenarioFile("scenarios/toy-swarm.yaml");
+  const seeds = Array.from({ length: quick ? 20 : 100 }, (_, i) => i + 1);
+  const batch = (): Measure => {
+    let events = 0;
+    let simMs = 0;
+    let pass = true;
+    const t0 = performance.now();
+    for (const seed of seeds) {
+      const m = measure(swarm, seed, "events", null);
+      events += m.events;
+      simMs += m.simMs;
+      pass &&= m.pass;
+    }
+    return { wallMs: performance.now() - t0, events, simMs, traceBytes: 0, traceLines: 0, pass };
+  };
+  const rows: Row[] = [];
+  const b = median(quick ? 1 : 3, batch);
+  rows.push({
+    section: "standard",
+    name: `toy-swarm seeds 1..${seeds.length}`,
+    figures: { events: b.events, simS: round(b.simMs / 1000), wallMs: round(b.wallMs), eventsPerS: perSec(b.events, b.wallMs), simSPerWallS: ratio(b.simMs, b.wallMs), allPass: b.pass },
+  });
+  const longMs = quick ? 60_000 : 300_000;
+  const long = bigScenario(5, longMs);
+  const l = median(quick ? 1 : 3, () => measure(long, 1, "events", null));
+  rows.push({
+    section: "standard",
+    name: `toy-leader 5 nodes, one ${longMs / 1000} s run`,
+    figures: { events: l.events, simS: round(l.simMs / 1000), wallMs: round(l.wallMs), eventsPerS: perSec(l.events, l.wallMs), simSPerWallS: ratio(l.simMs, l.wallMs), allPass: l.pass },
+  });
+  return rows;
+}
+
+function traceCost(quick: boolean): Row[] {
+  const scenario = scenarioFile("scenarios/toy-swarm.yaml");
+  const reps = quick ? 3 : 5;
+  const base = median(reps, () => measure(scenario, 1, "events", null));
+  const rows: Row[] = [{ section: "trace", name: "no trace", figures: { wallMs: round(base.wallMs), eventsPerS: perSec(base.events, base.wallMs), vsNoTrace: 1 } }];
+  const file = join(tmpdir(), `faultline-bench-${process.pid}.jsonl`);
+  try {
+    for (const detail of TRACE_DETAILS) {
+      const mem = median(reps, () => measure(scenario, 1, detail, nullSink));
+      const disk = median(reps, () => measure(scenario, 1, detail, new FileSink(file)));
+      rows.push({
+        section: "trace",
+        name: `detail ${detail}`,
+        figures: {
+          lines: mem.traceLines,
+          bytes: mem.traceBytes,
+          bytesPerSimS: Math.round(mem.traceBytes / (mem.simMs / 1000)),
+          wallMsFormatOnly: round(mem.wallMs),
+          wallMsToFile: round(disk.wallMs),
+          fileBytes: statSync(file).size,
+          vsNoTrace: ratio(disk.wallMs, base.wallMs),
+        },
+      });
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+  return rows;
+}
+
+/** A toy-leader cluster of `nodes` nodes, a leader crash in the middle, for `durationMs`. */
+function bigScenario(nodes: number, durationMs: number): Scenario {
+  const source = [
+    `name: toy-leader-${nodes}`,
+    "machine: toy-leader",
+    `nodes: ${nodes}`,
+    "seed: 1",
+    `durationMs: ${durationMs}`,
+    "config: { electionTimeoutMs: [150, 300], heartbeatMs: 50 }",
+    "network: { latency: { dist: uniform, minMs: 0.2, maxMs: 2 } }",
+    "workload: { clients: 4, thinkMs: 20, timeoutMs: 500 }",
+    "faults:",
+    "  - when: { some: all, role: leader }",
+    "    delayMs: 300",
+    "    crash: { where: { role: leader } }",
+    "    for: 500",
+    "",
+  ].join("\n");
+  return loadScenario(`bench:toy-leader-${nodes}`, source);
+}
+
+function scale(quick: boolean): Row[] {
+  const rows: Row[] = [];
+  const sizes: [number, number][] = quick
+    ? [
+        [5, 2000],
+        [100, 2000],
+        [1000, 1000],
+      ]
+    : [
+        [5, 5000],
+        [100, 5000],
+        [1000, 2000],
+      ];
+  for (const [nodes, durationMs] of sizes) {
+    const scenario = bigScenario(nodes, durationMs);
+    const reps = nodes >= 1000 ? 1 : quick ? 2 : 3;
+    const none = median(reps, () => measure(scenario, 1, "events", null));
+    const figures: Record<string, number | string | boolean> = {
+      simS: none.simMs / 1000,
+      events: none.events,
+      wallMs: round(none.wallMs),
+      eventsPerS: perSec(none.events, none.wallMs),
+      simSPerWallS: ratio(none.simMs, none.wallMs),
+    };
+    for (const detail of TRACE_DETAILS) {
+      const m = measure(scenario, 1, detail, nullSink);
+      figures[`${detail}Bytes`] = m.traceBytes;
+      figures[`${detail}BytesPerSimS`] = Math.round(m.traceBytes / (m.simMs / 1000));
+    }
+    figures["rssMiB"] = Math.round(process.memoryUsage().rss / 2 ** 20);
+    rows.push({ section: "scale", name: `toy-leader ${nodes} nodes`, figures });
+  }
+  return rows;
+}
+
+async function exploreScaling(quick: boolean): Promise<Row[]> {
+  const rel = "scenarios/toy-swarm.yaml";
+  const source = readFileSync(join(ROOT, rel), "utf8");
+  const seeds = Array.from({ length: quick ? 100 : 400 }, (_, i) => i + 1);
+  const rows: Row[] = [];
+  let oneWorker = 0;
+  for (const workers of [0, 1, 2]) {
+    const t0 = performance.now();
+    const outcomes = await explore(rel, source, seeds, { workers });
+    const wallMs = performance.now() - t0;
+    const events = outcomes.reduce((s, o) => s + o.events, 0);
+    if (workers === 1) oneWorker = wallMs;
+    rows.push({
+      section: "explore",
+      name: workers === 0 ? "inline (no workers)" : `${workers} worker${workers === 1 ? "" : "s"}`,
+      figures: {
+        seeds: seeds.length,
+        failed: outcomes.filter((o) => !o.pass).length,
+        wallMs: round(wallMs),
+        seedsPerS: perSec(seeds.length, wallMs),
+        eventsPerS: perSec(events, wallMs),
+        ...(workers > 1 ? { speedupVs1: ratio(oneWorker, wallMs) } : {}),
+      },
+    });
+  }
+  return rows;
+}
+
+// ---- output ---------------------------------------------------------------------------------------
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function fmt(v: number | string | boolean): string {
+  if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v) && Math.abs(v) >= 10_000) return v.toLocaleString("en-US");
+  return String(v);
+}
+
+function printSection(title: string, rows: readonly Row[]): void {
+  console.log(`\n## ${title}`);
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.figures)))];
+  const header = ["", ...keys];
+  const body = rows.map((r) => [r.name, ...keys.map((k) => (r.figures[k] === undefined ? "" : fmt(r.figures[k] as number)))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  console.log(line(header));
+  for (const b of body) console.log(line(b));
+}
+
+const TITLES: Record<Section, string> = {
+  standard: "standard scenarios (no trace; median of runs after a warm-up)",
+  trace: "trace cost by detail level (toy-swarm seed 1; vsNoTrace = wall time writing a file / without a trace)",
+  scale: "cluster size (toy-leader, leader crash; trace sizes per detail level, formatted but not written)",
+  explore: "sim explore scaling (toy-swarm; inline, then worker threads; includes worker start-up)",
+};
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName("npm run bench --")
+    .usage("$0 [--quick] [--only SECTION...] [--json]\n\nMeasures the simulator and prints figures and ratios.")
+    .option("quick", { type: "boolean", default: false, describe: "fewer repetitions and smaller runs" })
+    .option("only", { type: "string", array: true, choices: SECTIONS, describe: "run only these sections" })
+    .option("json", { type: "boolean", default: false, describe: "print one JSON document instead of tables" })
+    .strict()
+    .help()
+    .parse();
+  const only: readonly Section[] = argv.only !== undefined && argv.only.length > 0 ? (argv.only as Section[]) : SECTIONS;
+  const started = performance.now();
+  const all: Row[] = [];
+  if (!argv.json) console.log(`faultline bench — node ${process.version}, ${argv.quick ? "quick" : "full"}`);
+  for (const section of SECTIONS) {
+    if (!only.includes(section)) continue;
+    if (!argv.json) process.stderr.write(`running ${section}...\n`);
+    const rows = section === "standard" ? standard(argv.quick) : section === "trace" ? traceCost(argv.quick) : section === "scale" ? scale(argv.quick) : await exploreScaling(argv.quick);
+    all.push(...rows);
+    if (!argv.json) printSection(TITLES[section], rows);
+  }
+  const totalS = round((performance.now() - started) / 1000);
+  if (argv.json) console.log(JSON.stringify({ node: process.version, quick: argv.quick, totalS, rows: all }, null, 2));
+  else console.log(`\ndone in ${totalS} s`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});
