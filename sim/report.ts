@@ -88,6 +88,11 @@ export function formatRun(r: RunResult, extra: { wallMs: number; trace?: { path:
   if (r.invariants.length === 0) lines.push(st.dim("  (this protocol declares none)"));
   for (const i of r.invariants) lines.push(`  ${i.violated ? st.bad("✗") : st.ok("✓")} ${i.name}${st.dim(` — ${i.description}`)}`);
 
+  if (r.reports.length > 0) {
+    lines.push("", st.bold("Figures"));
+    for (const rep of r.reports) lines.push(`  ${rep.name}: ${rep.text}`);
+  }
+
   const others = r.failures.filter((f) => f.kind !== "expectation");
   if (others.length > 0) {
     lines.push("", st.bold(st.bad("Failures")));

@@ -4,7 +4,7 @@
 // call `runScenario` and get the same bytes: slicing never changes what happens.
 
 import type { NodeId } from "../core/machine.js";
-import { TRACE_VERSION, type TraceDetail, type TraceHeader } from "../core/trace.js";
+import { type Json, TRACE_VERSION, type TraceDetail, type TraceHeader } from "../core/trace.js";
 import { Monitor, type ExpectationResult, type Failure } from "./checkers/monitor.js";
 import type { DiskConfig } from "./engine/disk.js";
 import type { NetworkConfig } from "./engine/network.js";
@@ -12,7 +12,7 @@ import { Streams, streamName } from "./engine/random.js";
 import { type ClockSetting, World, type WorldStats } from "./engine/world.js";
 import { type AppliedFault, FaultApplier } from "./faults/apply.js";
 import { drawSwarm, Swarm, type SwarmDraw } from "./faults/swarm.js";
-import type { InvariantChecker, TraceLine } from "./machines/adapter.js";
+import type { InvariantChecker, RunReporter, TraceLine } from "./machines/adapter.js";
 import type { Scenario } from "./scenario/load.js";
 import type { TraceSink } from "./trace-sink.js";
 import { VERSION } from "./version.js";
@@ -54,6 +54,8 @@ export interface RunResult {
   readonly applied: readonly AppliedFault[];
   /** Set when the run stopped before its end (the first failure). */
   readonly stoppedEarly: string | null;
+  /** The protocol's own figures (writes lost, ...), in the adapter's order. */
+  readonly reports: readonly { readonly name: string; readonly text: string; readonly figures: Readonly<Record<string, Json>> }[];
 }
 
 export class Run {
@@ -66,6 +68,7 @@ export class Run {
   private readonly swarm: Swarm | null;
   private readonly workload: Workload | null;
   private readonly checkers: InvariantChecker[];
+  private readonly reporters: RunReporter[];
   private readonly keyEvents: KeyEvent[] = [];
   private keyEventsDropped = 0;
   private convergedAtMs: number | null = null;
@@ -120,6 +123,7 @@ export class Run {
     });
     this.checkers = [...adapter.invariants(), ...(options.extraCheckers ?? [])];
     this.monitor = new Monitor(this.world, this.checkers, () => adapter.converged(this.world));
+    this.reporters = adapter.reporters?.() ?? [];
     this.faults = new FaultApplier(this.world, this.world.streams.get(streamName.timeline()));
     this.workload = s.workload !== undefined && adapter.workload !== undefined ? new Workload(this.world, adapter.workload, s.workload) : null;
 
@@ -141,6 +145,7 @@ export class Run {
     }
     this.world.listen(this.monitor);
     this.world.listen({ onLine: (line) => this.collectKeyEvent(line), onNodeChanged: () => {} });
+    for (const r of this.reporters) if (r.onTrace !== undefined) this.world.listen({ onLine: (line) => r.onTrace?.(line), onNodeChanged: () => {} });
     if (this.workload !== null) this.world.listen(this.workload);
 
     // Time zero: expectations and the timeline are armed (held), the nodes boot in node order,
@@ -148,7 +153,7 @@ export class Run {
     this.monitor.hold();
     for (const e of scenario.expectations) this.monitor.expect(e);
     this.faults.scheduleTimeline(scenario.faults, this.monitor);
-    for (const n of nodes) this.world.start(n);
+    this.world.startAll(nodes);
     this.monitor.release();
     this.swarm = draw === null || s.swarm === undefined ? null : new Swarm(s.swarm, draw, this.world, this.faults, this.world.streams);
     if (this.swarm !== null && s.swarm !== undefined) {
@@ -220,6 +225,7 @@ export class Run {
       stats: { ...w.stats, drops: { ...w.stats.drops }, simMs: w.nowMs, ...(this.workload === null ? {} : { workload: { ...this.workload.stats } }) },
       applied: [...this.faults.applied],
       stoppedEarly: w.stopped,
+      reports: this.reporters.map((r) => ({ name: r.name, ...r.report(w) })),
     };
     return this.finished;
   }

@@ -257,6 +257,22 @@ export class World implements ClusterView {
 
   /** Starts a node that is down: fresh on first start, else recovered from what its disk kept. */
   start(id: NodeId): boolean {
+    if (!this.boot(id)) return false;
+    this.deliverStart(this.node(id));
+    return true;
+  }
+
+  /**
+   * Starts several nodes at one instant: all are up before any of them takes its start input, so
+   * what the first sends on starting finds the others listening (as processes launched together
+   * would, give or take the latency).
+   */
+  startAll(ids: readonly NodeId[]): void {
+    const booted = ids.filter((id) => this.boot(id));
+    for (const id of booted) this.deliverStart(this.node(id));
+  }
+
+  private boot(id: NodeId): boolean {
     const node = this.node(id);
     if (node.status !== "crashed") return false;
     node.incarnation += 1;
@@ -264,9 +280,12 @@ export class World implements ClusterView {
     node.machine = this.config.create(id, rng, node.incarnation);
     node.runner = new NodeRunner(node.machine);
     node.status = "up";
+    return true;
+  }
+
+  private deliverStart(node: SimNode): void {
     const recovered: Recovered | null = node.disk.recover();
     this.input(node, { kind: "start", recovered });
-    return true;
   }
 
   crash(id: NodeId): boolean {

@@ -57,6 +57,14 @@ export interface WorkloadModel {
   classify(reply: Json): { readonly outcome: "ok" | "fail" } | { readonly outcome: "redirect"; readonly to: NodeId | null };
 }
 
+/** A figure the run summary prints (not a pass/fail verdict), such as writes lost to a failover. */
+export interface RunReporter {
+  readonly name: string;
+  onTrace?(line: TraceLine): void;
+  /** At the end of the run: a sentence for the summary and figures for --json. */
+  report(view: ClusterView): { readonly text: string; readonly figures: Readonly<Record<string, Json>> };
+}
+
 export interface MachineAdapter<Config = unknown> {
   readonly name: string;
   readonly summary: string;
@@ -72,4 +80,6 @@ export interface MachineAdapter<Config = unknown> {
   /** Null when the live nodes agree and the protocol is healthy; otherwise why not, in a phrase. */
   converged(view: ClusterView): string | null;
   readonly workload?: WorkloadModel;
+  /** Fresh reporters for one run. */
+  reporters?(): RunReporter[];
 }

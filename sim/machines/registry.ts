@@ -1,9 +1,10 @@
 // The protocols a scenario can name in `machine:`.
 
 import type { MachineAdapter } from "./adapter.js";
+import { clusterAdapter } from "./cluster.js";
 import { toyLeaderAdapter } from "./toy-leader.js";
 
-const adapters: readonly MachineAdapter<never>[] = [toyLeaderAdapter as MachineAdapter<never>];
+const adapters: readonly MachineAdapter<never>[] = [clusterAdapter as MachineAdapter<never>, toyLeaderAdapter as MachineAdapter<never>];
 
 export function findAdapter(name: string): MachineAdapter<unknown> | undefined {
   return adapters.find((a) => a.name === name) as MachineAdapter<unknown> | undefined;

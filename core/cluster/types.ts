@@ -1,0 +1,179 @@
+// Messages, configuration and replies of the cluster node (core/cluster/node.ts).
+//
+// Addresses and names: the host delivers messages between addresses (`NodeId`: "n1" in the
+// simulator, "127.0.0.1:7001" on real sockets). A cluster node's *name* is the 40-hex id it
+// draws from its PRNG on first start and keeps in nodes.conf, as Redis does; a wiped node comes
+// back with a new name at the same address.
+
+import type { NodeId } from "../machine.js";
+import type { SlotSet } from "./slots.js";
+
+/** Node flags, as Redis keeps them (a bit set, so headers and gossip carry them compactly). */
+export const FLAG = {
+  master: 1,
+  replica: 2,
+  pfail: 4,
+  fail: 8,
+  myself: 16,
+  handshake: 32,
+  noaddr: 64,
+  meet: 128,
+  migrateTo: 256,
+  nofailover: 512,
+} as const;
+
+/** Manual failover flags in a header. */
+export const MFLAG = {
+  /** The master has paused its clients for a manual failover (sent to the replica taking over). */
+  paused: 1,
+  /** A FAILOVER_AUTH_REQUEST that asks masters to vote even though the master is not FAIL. */
+  forceAck: 2,
+} as const;
+
+export type ClusterHealth = "ok" | "fail";
+
+/** What every cluster bus message carries about its sender. */
+export interface Header {
+  /** The sender's name. */
+  readonly sender: string;
+  readonly currentEpoch: number;
+  /** The sender's configEpoch; a replica sends its master's. */
+  readonly configEpoch: number;
+  /** The sender's replication offset. */
+  readonly offset: number;
+  /** The slots the sender serves; a replica sends its master's. Immutable, shared by reference. */
+  readonly slots: SlotSet;
+  /** The sender's master's name, or null for a master. */
+  readonly master: string | null;
+  readonly flags: number;
+  readonly state: ClusterHealth;
+  readonly mflags: number;
+  /** Faultline: the sender's replica priority, so sibling replicas can break rank ties by it. */
+  readonly priority: number;
+}
+
+/** One gossip entry: what the sender knows of another node. Times are in seconds, as Redis sends them. */
+export interface Gossip {
+  readonly name: string;
+  readonly address: NodeId;
+  readonly pingSentS: number;
+  readonly pongReceivedS: number;
+  readonly flags: number;
+}
+
+export type BusMsg =
+  | { readonly type: "ping" | "pong" | "meet"; readonly h: Header; readonly gossip: readonly Gossip[] }
+  | { readonly type: "fail"; readonly h: Header; readonly about: string }
+  | { readonly type: "update"; readonly h: Header; readonly about: string; readonly configEpoch: number; readonly slots: SlotSet }
+  | { readonly type: "failover-auth-request"; readonly h: Header }
+  | { readonly type: "failover-auth-ack"; readonly h: Header }
+  | { readonly type: "mfstart"; readonly h: Header };
+
+/** One write in the replication stream. */
+export type ReplEntry = { readonly cmd: readonly string[]; readonly size: number };
+
+/**
+ * Replication travels on its own link (a separate TCP connection in Redis), so its messages carry
+ * no bus header. Offsets count bytes of the stream, as Redis's do.
+ */
+export type ReplMsg =
+  /** Replica → master: PSYNC replid offset (offset = the next byte the replica wants). */
+  | { readonly type: "psync"; readonly replid: string; readonly offset: number }
+  /** Master → replica: a full resync starts; the snapshot follows, then `snapshot-end`. */
+  | { readonly type: "fullresync"; readonly replid: string; readonly offset: number }
+  | { readonly type: "snapshot"; readonly pairs: readonly (readonly [string, readonly string[]])[] }
+  | { readonly type: "snapshot-end" }
+  /** Master → replica: a partial resync; the backlog from `offset` follows as stream messages. */
+  | { readonly type: "continue"; readonly replid: string; readonly offset: number }
+  /** Master → replica: writes starting at byte `offset`. */
+  | { readonly type: "stream"; readonly offset: number; readonly entries: readonly ReplEntry[] }
+  /** Master → replica, every replPingPeriodMs: keeps the replica's data age fresh. */
+  | { readonly type: "repl-ping"; readonly offset: number }
+  /** Replica → master: REPLCONF ACK offset. */
+  | { readonly type: "repl-ack"; readonly offset: number };
+
+export type ClusterMsg = BusMsg | ReplMsg;
+
+/** A client request: a command as RESP would carry it. */
+export interface ClusterReq {
+  readonly cmd: readonly string[];
+}
+
+/** A reply, shaped as RESP values: status strings, bulk strings, integers, nil, arrays, errors. */
+export type ClusterRep =
+  | { readonly status: string }
+  | { readonly err: string }
+  | string
+  | number
+  | null
+  | readonly ClusterRep[];
+
+/** How a node joins the cluster on its first start: what `redis-cli --cluster create` arranges. */
+export interface Bootstrap {
+  /** Slots this node serves as a master (empty for a replica). */
+  readonly slots: readonly (readonly [number, number])[];
+  /** Its configEpoch as a master (redis-cli gives masters 1, 2, 3, ...). */
+  readonly configEpoch: number;
+  /** The address of the master to replicate, for a replica. */
+  readonly replicaOf: NodeId | null;
+  /** Addresses to MEET. */
+  readonly meet: readonly NodeId[];
+}
+
+export interface ClusterConfig {
+  readonly nodeTimeoutMs: number;
+  /** 0 disables the data-age check in replica elections. */
+  readonly replicaValidityFactor: number;
+  readonly migrationBarrier: number;
+  readonly allowReplicaMigration: boolean;
+  readonly requireFullCoverage: boolean;
+  readonly replPingPeriodMs: number;
+  readonly replBacklogBytes: number;
+  /** Lower wins ties between replicas with equal offsets; 0 never fails over (Redis: replica-priority). */
+  readonly replicaPriority: number;
+  /** cluster-replica-no-failover. */
+  readonly nofailover: boolean;
+  readonly cronMs: number;
+  readonly bootstrap: Bootstrap | null;
+  /** Planted defects, so tests can show the invariant checkers catch them. */
+  readonly bugs: {
+    /** Send FAILOVER_AUTH_ACK before lastVoteEpoch is durable. */
+    readonly voteBeforePersist: boolean;
+  };
+}
+
+export const CLUSTER_DEFAULTS: ClusterConfig = {
+  nodeTimeoutMs: 15000,
+  replicaValidityFactor: 10,
+  migrationBarrier: 1,
+  allowReplicaMigration: true,
+  requireFullCoverage: true,
+  replPingPeriodMs: 10000,
+  replBacklogBytes: 1 << 20,
+  replicaPriority: 100,
+  nofailover: false,
+  cronMs: 100,
+  bootstrap: null,
+  bugs: { voteBeforePersist: false },
+};
+
+/** Redis's fixed delays. */
+export const CLUSTER_CONST = {
+  /** A master that was in the minority waits clamp(node_timeout, min, max) before OK again. */
+  rejoinDelayMinMs: 500,
+  rejoinDelayMaxMs: 5000,
+  /** After start a master waits this long before its cluster state may turn OK. */
+  writableDelayMs: 2000,
+  /** The manual failover window (CLUSTER_MF_TIMEOUT). */
+  mfTimeoutMs: 5000,
+  /** Pings carry gossip about at least this many nodes (when known). */
+  gossipMin: 3,
+  /** Replicas ack their offset this often (REPLCONF ACK every second). */
+  replAckMs: 1000,
+  /** A replica with no word from its master for this long drops the link and reconnects. */
+  replTimeoutMs: 60_000,
+  /** Snapshot pairs per message. */
+  snapshotChunk: 256,
+  /** Client replies held while a manual failover pauses writes. */
+  pausedClientsMax: 10_000,
+} as const;
