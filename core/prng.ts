@@ -4,7 +4,8 @@ import { assert, type Prng } from "./machine.js";
 
 /** An integer in [0, n). */
 export function randomInt(rng: Prng, n: number): number {
-  assert(Number.isInteger(n) && n > 0, `randomInt needs a positive integer bound, got ${n}`);
+  // Hot path (gossip picks): build the message only on failure.
+  if (!(n > 0 && Number.isInteger(n))) assert(false, `randomInt needs a positive integer bound, got ${n}`);
   return Math.floor(rng.next() * n);
 }
 

@@ -65,6 +65,10 @@ export interface NodeRec {
   orphanedTimeMs: number;
   /** When the current link to it was created (link recycling waits node_timeout after this). */
   linkCreatedMs: number;
+  /** The PING being built when this node was last put in its gossip. */
+  gossipMark: number;
+  /** The last gossip entry made for it, reused while nothing in it changed (entries are immutable). */
+  gossip: Gossip | null;
 }
 
 /** Why a replica is not failing over now (logged once per reason change, as Redis does). */
@@ -108,8 +112,18 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private startedMs = 0;
   private cronIteration = 0;
   private persistIdNext: PersistId = 0;
-  /** The config changed and must be saved before this step ends. */
+  /** Counts PINGs built, to mark nodes already in the one being built (Redis: last_in_ping_gossip). */
+  private pingsBuilt = 0;
+  /** The currentEpoch last announced in an `epoch` trace event (once durable). */
+  private visibleEpoch = 0;
+  /**
+   * The config changed in a way Redis fsyncs (epochs, votes, slots, roles): it is saved before this
+   * step ends, and everything the step sends waits for that save (Redis writes bus messages after
+   * beforeSleep has saved nodes.conf).
+   */
   private configDirty = false;
+  /** The config changed in a way Redis saves without fsync (nodes met, FAIL flags): saved at the next cron. */
+  private configLazy = false;
   /** Replica election. */
   private failoverAuthTimeMs = 0;
   private failoverAuthSent = false;
@@ -165,8 +179,29 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       default:
         assertNever(input, "input");
     }
-    if (this.configDirty) this.saveConfig(fx);
-    return fx;
+    const out = this.configDirty ? this.saveAndGate(fx) : fx;
+    if (this.currentEpoch !== this.visibleEpoch && input.kind !== "start") {
+      // Every change of currentEpoch is saved in the step that makes it; announce it once durable.
+      this.visibleEpoch = this.currentEpoch;
+      out.push({ kind: "trace", event: { type: "epoch", currentEpoch: this.currentEpoch }, after: this.persistIdNext - 1 });
+    }
+    return out;
+  }
+
+  /**
+   * Saves the config and makes every send and trace of this step that does not already wait for a
+   * persist wait for this one. Persists go first so their ids stay increasing in admission order.
+   */
+  private saveAndGate(fx: Fx): Fx {
+    const persists: Fx = fx.filter((e) => e.kind === "persist");
+    const id = this.saveConfig(persists);
+    const out: Fx = persists;
+    for (const e of fx) {
+      if (e.kind === "persist") continue;
+      if ((e.kind === "send" || e.kind === "trace") && e.after === undefined) out.push({ ...e, after: id });
+      else out.push(e);
+    }
+    return out;
   }
 
   // ---- start and recovery -----------------------------------------------------------------------
@@ -176,6 +211,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     const saved = recovered?.files[CONFIG_FILE]?.records.at(-1);
     if (saved !== undefined && isSavedConfig(saved)) this.load(saved, nowMs);
     else this.fresh(nowMs);
+    this.visibleEpoch = this.currentEpoch;
     this.replication = new Replication(this.config, () => this.randomName(), (to, msg) => this.fx.push({ kind: "send", to, msg }));
     if (this.myself.master?.address !== undefined && this.myself.master.address !== null) {
       this.replication.follow(this.myself.master.address, nowMs);
@@ -189,18 +225,30 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (this.myself.flags & FLAG.master && this.myself.slots.size > 0) {
       fx.push({ kind: "trace", event: { type: "claim", epoch: this.myself.configEpoch, slots: this.myself.slots.toString() }, after: saveId });
     }
-    // The slot table this node starts from, for checkers that follow each node's view.
-    for (const n of this.nodeList) {
-      if (n.slots.size > 0) fx.push({ kind: "trace", event: { type: "slots-owner", owner: n.address, name: n.name, epoch: n.configEpoch, slots: n.slots.toString(), from: "loaded" } });
+    // The slot table a restarted node comes back with, for checkers that follow each node's view.
+    if (saved !== undefined) {
+      for (const n of this.nodeList) {
+        if (n.slots.size > 0) fx.push({ kind: "trace", event: { type: "slots-owner", owner: n.address, name: n.name, epoch: n.configEpoch, slots: n.slots.toString(), from: "loaded" } });
+      }
     }
     // Every known node gets a PING at once (Redis: on connecting each link); handshakes a MEET.
-    for (const n of this.nodeList) if (n !== this.myself && n.address !== null) this.sendPing(n.address, "ping", n, nowMs, fx);
+    // A preformed cluster is already running: its nodes count as just heard from, and the cron's
+    // pinging takes over, as in a cluster that has been up for a while.
+    const preformed = saved === undefined && this.config.bootstrap?.preformed !== undefined;
+    for (const n of this.nodeList) {
+      if (n === this.myself || n.address === null) continue;
+      // Last PONGs spread over the past half node timeout, as in a cluster that has been up a while.
+      if (preformed) n.pongReceivedMs = nowMs - randomInt(this.rng, Math.max(1, Math.floor(this.config.nodeTimeoutMs / 2)));
+      else this.sendPing(n.address, "ping", n, nowMs, fx);
+    }
     for (const [address, h] of this.handshakes) this.sendPing(address, h.meet ? "meet" : "ping", null, nowMs, fx);
     // Stagger crons so nodes started together do not tick in lockstep.
     fx.push({ kind: "set-timer", name: TIMER_CRON, atMs: nowMs + 1 + randomInt(this.rng, this.config.cronMs) });
   }
 
   private fresh(nowMs: number): void {
+    const pre = this.config.bootstrap?.preformed;
+    if (pre !== undefined) return this.preformed(pre, nowMs);
     this.name = this.randomName();
     this.myself = this.addNode(this.name, this.address, FLAG.master | FLAG.myself | (this.config.nofailover ? FLAG.nofailover : 0), nowMs);
     const b = this.config.bootstrap;
@@ -212,6 +260,28 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     this.replicaOfAddress = b.replicaOf;
     for (const a of b.meet) if (a !== this.address) this.handshakes.set(a, { startedMs: nowMs, meet: true, sentMs: nowMs });
+  }
+
+  private preformed(pre: NonNullable<NonNullable<ClusterConfig["bootstrap"]>["preformed"]>, nowMs: number): void {
+    this.name = pre.name;
+    const byAddress = new Map<NodeId, NodeRec>();
+    for (const e of pre.nodes) {
+      const me = e.name === pre.name;
+      const n = this.addNode(e.name, e.address, (e.replicaOf === null ? FLAG.master : FLAG.replica) | (me ? FLAG.myself : 0), nowMs);
+      n.configEpoch = e.configEpoch;
+      if (e.slots.length > 0) this.assignSlots(sharedSlotSet(e.slots), n);
+      this.currentEpoch = Math.max(this.currentEpoch, e.configEpoch);
+      byAddress.set(e.address, n);
+      if (me) this.myself = n;
+    }
+    assert(this.myself !== undefined, "the preformed table names this node");
+    if (this.config.nofailover) this.myself.flags |= FLAG.nofailover;
+    for (const e of pre.nodes) {
+      if (e.replicaOf === null) continue;
+      const r = byAddress.get(e.address) as NodeRec;
+      r.master = byAddress.get(e.replicaOf) ?? null;
+      if (r.master !== null) r.master.flags |= FLAG.migrateTo;
+    }
   }
 
   private load(saved: SavedConfig, nowMs: number): void {
@@ -323,7 +393,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       if (master !== undefined && sender.master !== master) {
         sender.master = master;
         master.flags |= FLAG.migrateTo;
-        this.configDirty = true;
+        this.configLazy = true;
       }
     }
 
@@ -368,7 +438,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     const n = this.addNode(h.sender, from, h.master === null ? FLAG.master : FLAG.replica, nowMs);
     n.pongReceivedMs = nowMs;
     fx.push({ kind: "trace", event: { type: "handshake", about: from, name: h.sender } });
-    this.configDirty = true;
+    this.configLazy = true;
     if (this.replicaOfAddress === from && n.name !== this.name) {
       this.replicaOfAddress = null;
       this.clusterSetMaster(n, nowMs, fx);
@@ -394,7 +464,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
           if (!node.failReports.has(sender.name)) fx.push({ kind: "trace", event: { type: "failure-report", about: node.address, name: node.name, by: sender.address } });
           node.failReports.set(sender.name, nowMs);
           this.markNodeAsFailingIfNeeded(node, nowMs, fx);
-        } else {
+        } else if (node.failReports.size > 0) {
           node.failReports.delete(sender.name);
         }
       }
@@ -412,8 +482,9 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   // ---- failure detection --------------------------------------------------------------------------
 
   private failureReportCount(node: NodeRec, nowMs: number): number {
+    if (node.failReports.size === 0) return 0;
     const validityMs = this.config.nodeTimeoutMs * 2;
-    for (const [by, at] of [...node.failReports]) if (nowMs - at > validityMs) node.failReports.delete(by);
+    for (const [by, at] of node.failReports) if (nowMs - at > validityMs) node.failReports.delete(by);
     return node.failReports.size;
   }
 
@@ -445,7 +516,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       }
     }
     this.updateState(nowMs, fx);
-    this.configDirty = true;
+    this.configLazy = true;
   }
 
   private onFail(about: string, nowMs: number, fx: Fx): void {
@@ -455,7 +526,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     failing.failTimeMs = nowMs;
     fx.push({ kind: "trace", event: { type: "fail", about: failing.address, name: failing.name, via: "message" } });
     this.updateState(nowMs, fx);
-    this.configDirty = true;
+    this.configLazy = true;
   }
 
   private clearNodeFailureIfNeeded(node: NodeRec, nowMs: number, fx: Fx): void {
@@ -465,13 +536,20 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     node.flags &= ~FLAG.fail;
     fx.push({ kind: "trace", event: { type: "fail-cleared", about: node.address, name: node.name } });
     this.updateState(nowMs, fx);
-    this.configDirty = true;
+    this.configLazy = true;
   }
 
   // ---- slots, epochs, roles -------------------------------------------------------------------------
 
   /** Gives `slots` to `to` (null: unassigned), updating every affected node's slot set once. */
   private assignSlots(slots: Iterable<number>, to: NodeRec | null): void {
+    if (slots instanceof SlotSet && to !== null && to.slots.size === 0 && this.allUnowned(slots)) {
+      // Fast path (start-up): share the immutable set instead of building a copy.
+      for (const [lo, hi] of slots.ranges()) for (let s = lo; s <= hi; s++) this.owner[s] = to;
+      to.slots = slots;
+      this.slotsVersion += 1;
+      return;
+    }
     const lost = new Map<NodeRec, number[]>();
     const gained: number[] = [];
     for (const s of slots) {
@@ -488,6 +566,11 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     for (const [n, ss] of lost) n.slots = n.slots.without(ss);
     if (to !== null && gained.length > 0) to.slots = to.slots.with(gained);
     if (gained.length > 0) this.slotsVersion += 1;
+  }
+
+  private allUnowned(slots: SlotSet): boolean {
+    for (const [lo, hi] of slots.ranges()) for (let s = lo; s <= hi; s++) if (this.owner[s] !== null) return false;
+    return true;
   }
 
   /** A master's claims in a header or UPDATE win over owners with a smaller configEpoch. */
@@ -598,13 +681,13 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     let wanted = Math.max(CLUSTER_CONST.gossipMin, Math.floor(total / 10));
     if (wanted > fresh) wanted = fresh;
     const gossip: Gossip[] = [];
-    const picked = new Set<NodeRec>();
+    const mark = ++this.pingsBuilt;
     let iterations = wanted * 3;
     while (fresh > 0 && gossip.length < wanted && iterations-- > 0) {
       const n = this.nodeList[randomInt(this.rng, total)] as NodeRec;
-      if (n === this.myself || n === node || picked.has(n)) continue;
+      if (n === this.myself || n === node || n.gossipMark === mark) continue;
       if (n.flags & (FLAG.pfail | FLAG.handshake | FLAG.noaddr)) continue; // PFAIL nodes are appended below
-      picked.add(n);
+      n.gossipMark = mark;
       fresh -= 1;
       gossip.push(gossipOf(n));
     }
@@ -658,8 +741,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     let maxReplicas = 0;
     let myMasterReplicas = 0;
     const isReplica = (this.myself.flags & FLAG.replica) !== 0;
-    if (isReplica) {
+    // Migration bookkeeping once a second: it only feeds a decision that waits 5 s anyway.
+    if (isReplica && this.cronIteration % 10 === 0) {
       const ok = this.okReplicaCounts();
+      this.trackOrphans(ok, nowMs);
       for (const n of this.nodeList) {
         if (!(n.flags & FLAG.master) || n.flags & FLAG.fail) continue;
         const c = ok.get(n) ?? 0;
@@ -707,10 +792,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         this.handleReplicaMigration(myMasterReplicas, nowMs, fx);
       }
     }
-    this.trackOrphans(nowMs);
     if (updateState || this.state === "fail") this.updateState(nowMs, fx);
     this.replication.cron(nowMs);
     if (this.held.length > 0 && this.mfEndMs === 0) this.releaseHeld(nowMs, fx);
+    if (this.configLazy && !this.configDirty) this.saveConfig(fx);
   }
 
   /** Per master, how many of its replicas are not failing. */
@@ -722,8 +807,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     return ok;
   }
 
-  private trackOrphans(nowMs: number): void {
-    const ok = this.okReplicaCounts();
+  /** Orphaned masters' clocks for replica migration (only replicas migrate, so only they track). */
+  private trackOrphans(ok: ReadonlyMap<NodeRec, number>, nowMs: number): void {
     for (const n of this.nodeList) {
       const orphaned = n.flags & FLAG.master && n.slots.size > 0 && (ok.get(n) ?? 0) === 0 && n.flags & FLAG.migrateTo;
       if (!orphaned) n.orphanedTimeMs = 0;
@@ -738,22 +823,19 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     // A master that just started waits before it may accept writes as OK.
     if (isMaster && this.state === "fail" && nowMs - this.startedMs < CLUSTER_CONST.writableDelayMs) return;
     let next: ClusterHealth = "ok";
-    if (this.config.requireFullCoverage) {
-      for (let s = 0; s < SLOTS; s++) {
-        const o = this.owner[s] ?? null;
-        if (o === null || o.flags & FLAG.fail) {
-          next = "fail";
-          break;
-        }
-      }
-    }
     let size = 0;
     let reachable = 0;
+    // Every slot has one owner in the table and owners' sets mirror it, so the slots served by
+    // non-FAIL owners add up to 16384 exactly when coverage is full.
+    let covered = 0;
     for (const n of this.nodeList) {
-      if (!(n.flags & FLAG.master) || n.slots.size === 0) continue;
+      if (n.slots.size === 0) continue;
+      if (!(n.flags & FLAG.fail)) covered += n.slots.size;
+      if (!(n.flags & FLAG.master)) continue;
       size += 1;
       if (!(n.flags & (FLAG.fail | FLAG.pfail))) reachable += 1;
     }
+    if (this.config.requireFullCoverage && covered < SLOTS) next = "fail";
     if (reachable < Math.floor(size / 2) + 1) {
       next = "fail";
       this.amongMinorityMs = nowMs;
@@ -1117,6 +1199,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       priority: 0,
       orphanedTimeMs: 0,
       linkCreatedMs: nowMs,
+      gossipMark: 0,
+      gossip: null,
     };
     this.nodes.set(name, n);
     this.nodeList.push(n);
@@ -1132,7 +1216,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     n.address = address;
     if (address === null) n.flags |= FLAG.noaddr;
     else n.flags &= ~FLAG.noaddr;
-    this.configDirty = true;
+    this.configLazy = true;
   }
 
   private randomName(): string {
@@ -1155,6 +1239,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   /** Writes nodes.conf (whole, fsynced) and returns the persist id gated effects wait for. */
   private saveConfig(fx: Fx): PersistId {
     this.configDirty = false;
+    this.configLazy = false;
     const id = this.persistIdNext++;
     const record: SavedConfig = {
       name: this.name,
@@ -1265,12 +1350,31 @@ function isSavedConfig(v: Json): v is SavedConfig & Json {
   return typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { name?: unknown }).name === "string" && Array.isArray((v as { nodes?: unknown }).nodes);
 }
 
+/** Sets for the same ranges are shared between nodes of one process (they are immutable). */
+const slotSetMemo = new Map<string, SlotSet>();
+
+function sharedSlotSet(ranges: readonly (readonly [number, number])[]): SlotSet {
+  const key = ranges.map(([a, b]) => `${a}-${b}`).join(",");
+  let set = slotSetMemo.get(key);
+  if (set === undefined) {
+    set = SlotSet.fromRanges(ranges);
+    if (slotSetMemo.size < 100_000) slotSetMemo.set(key, set);
+  }
+  return set;
+}
+
 function isBusMsg(m: ClusterMsg): m is BusMsg {
   return "h" in m;
 }
 
 function gossipOf(n: NodeRec): Gossip {
-  return { name: n.name, address: n.address ?? "", pingSentS: Math.floor(n.pingSentMs / 1000), pongReceivedS: Math.floor(n.pongReceivedMs / 1000), flags: n.flags };
+  const address = n.address ?? "";
+  const pingSentS = Math.floor(n.pingSentMs / 1000);
+  const pongReceivedS = Math.floor(n.pongReceivedMs / 1000);
+  const g = n.gossip;
+  if (g !== null && g.flags === n.flags && g.pingSentS === pingSentS && g.pongReceivedS === pongReceivedS && g.address === address) return g;
+  n.gossip = { name: n.name, address, pingSentS, pongReceivedS, flags: n.flags };
+  return n.gossip;
 }
 
 function toRep(r: { ok: Json } | { err: string }): ClusterRep {

@@ -52,6 +52,10 @@ export function keySlot(key: string): number {
 export class SlotSet {
   static readonly EMPTY = new SlotSet(new Uint8Array(SLOTS / 8), 0);
 
+  /** Computed once: a set never changes. */
+  private rangesMemo: readonly (readonly [number, number])[] | null = null;
+  private textMemo: string | null = null;
+
   private constructor(
     private readonly bits: Uint8Array,
     /** How many slots are in the set. */
@@ -121,28 +125,50 @@ export class SlotSet {
 
   /** The slots in ascending order. */
   *[Symbol.iterator](): IterableIterator<number> {
-    if (this.size === 0) return;
-    for (let i = 0; i < this.bits.length; i++) {
-      const byte = this.bits[i] as number;
-      if (byte === 0) continue;
-      for (let k = 0; k < 8; k++) if (byte & (1 << k)) yield i * 8 + k;
-    }
+    for (const [lo, hi] of this.ranges()) for (let s = lo; s <= hi; s++) yield s;
   }
 
-  ranges(): [number, number][] {
+  /** The slots as an array, ascending (faster than iterating when all are needed). */
+  toArray(): number[] {
+    const out: number[] = [];
+    for (const [lo, hi] of this.ranges()) for (let s = lo; s <= hi; s++) out.push(s);
+    return out;
+  }
+
+  /** Inclusive ranges in ascending order; scans whole bytes where it can. */
+  ranges(): readonly (readonly [number, number])[] {
+    if (this.rangesMemo !== null) return this.rangesMemo;
     const out: [number, number][] = [];
-    for (const s of this) {
-      const last = out[out.length - 1];
-      if (last !== undefined && last[1] === s - 1) last[1] = s;
-      else out.push([s, s]);
+    let start = -1;
+    for (let i = 0; i < this.bits.length; i++) {
+      const byte = this.bits[i] as number;
+      if (byte === 0xff) {
+        if (start < 0) start = i * 8;
+        continue;
+      }
+      if (byte === 0) {
+        if (start >= 0) out.push([start, i * 8 - 1]);
+        start = -1;
+        continue;
+      }
+      for (let k = 0; k < 8; k++) {
+        const slot = i * 8 + k;
+        if (byte & (1 << k)) {
+          if (start < 0) start = slot;
+        } else if (start >= 0) {
+          out.push([start, slot - 1]);
+          start = -1;
+        }
+      }
     }
+    if (start >= 0) out.push([start, SLOTS - 1]);
+    this.rangesMemo = out;
     return out;
   }
 
   toString(): string {
-    return this.ranges()
-      .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`))
-      .join(",");
+    if (this.textMemo === null) this.textMemo = this.ranges().map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(",");
+    return this.textMemo;
   }
 
   toJSON(): string {

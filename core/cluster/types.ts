@@ -118,6 +118,21 @@ export interface Bootstrap {
   readonly replicaOf: NodeId | null;
   /** Addresses to MEET. */
   readonly meet: readonly NodeId[];
+  /**
+   * A cluster that already formed (as if every node restarted from its nodes.conf): this node's
+   * name and the whole table. Large simulated clusters start this way, skipping the O(N²)
+   * handshakes of forming one by MEET.
+   */
+  readonly preformed?: {
+    readonly name: string;
+    readonly nodes: readonly {
+      readonly name: string;
+      readonly address: NodeId;
+      readonly replicaOf: NodeId | null;
+      readonly slots: readonly (readonly [number, number])[];
+      readonly configEpoch: number;
+    }[];
+  };
 }
 
 export interface ClusterConfig {

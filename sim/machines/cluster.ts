@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { MachineInit, NodeId } from "../../core/machine.js";
 import { ClusterNode } from "../../core/cluster/node.js";
-import { SlotSet, splitSlots, SLOTS } from "../../core/cluster/slots.js";
+import { SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig } from "../../core/cluster/types.js";
 import type { Json } from "../../core/trace.js";
 import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunReporter, TraceLine } from "./adapter.js";
@@ -15,15 +15,19 @@ import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunRepo
 const d = CLUSTER_DEFAULTS;
 
 export interface ClusterAdapterConfig extends Omit<ClusterConfig, "bootstrap"> {
-  readonly topology: { readonly masters: number; readonly replicasPerMaster: number };
+  readonly topology: { readonly masters: number; readonly replicasPerMaster: number; readonly preformed: boolean };
 }
 
 const configSchema = z
   .object({
     topology: z
-      .object({ masters: z.number().int().min(1).max(5000).default(3), replicasPerMaster: z.number().int().min(0).max(10).default(1) })
+      .object({
+        masters: z.number().int().min(1).max(5000).default(3),
+        replicasPerMaster: z.number().int().min(0).max(10).default(1),
+        preformed: z.boolean().default(false),
+      })
       .strict()
-      .default({ masters: 3, replicasPerMaster: 1 }),
+      .default({ masters: 3, replicasPerMaster: 1, preformed: false }),
     nodeTimeoutMs: z.number().int().positive().default(d.nodeTimeoutMs),
     replicaValidityFactor: z.number().int().nonnegative().default(d.replicaValidityFactor),
     migrationBarrier: z.number().int().nonnegative().default(d.migrationBarrier),
@@ -39,16 +43,71 @@ const configSchema = z
   .strict()
   .prefault({});
 
+/** Where node `i` of `peers` sits in the topology: its slots and epoch as a master, or its master. */
+const splits = new Map<number, [number, number][]>();
+
+function layout(peers: readonly NodeId[], i: number, masters: number, replicasPerMaster: number): { slots: [number, number][]; configEpoch: number; replicaOf: NodeId | null } {
+  let split = splits.get(masters);
+  if (split === undefined) {
+    split = splitSlots(masters);
+    splits.set(masters, split);
+  }
+  if (i < masters) return { slots: [split[i] as [number, number]], configEpoch: i + 1, replicaOf: null };
+  const r = i - masters;
+  // A replica's configEpoch is its master's (what it announces in headers).
+  if (r < masters * replicasPerMaster) return { slots: [], configEpoch: (r % masters) + 1, replicaOf: peers[r % masters] as NodeId };
+  return { slots: [], configEpoch: 0, replicaOf: null }; // an extra, empty master
+}
+
+/** A stable 40-hex name for a preformed cluster's node (FNV-1a of the address, five ways). */
+const names = new Map<NodeId, string>();
+
+function preformedName(address: NodeId): string {
+  const known = names.get(address);
+  if (known !== undefined) return known;
+  let out = "";
+  for (let k = 0; k < 5; k++) {
+    let h = (0x811c9dc5 ^ (k * 0x9e3779b1)) >>> 0;
+    for (const ch of `${k}:${address}`) h = Math.imul(h ^ (ch.codePointAt(0) as number), 0x01000193) >>> 0;
+    out += h.toString(16).padStart(8, "0");
+  }
+  names.set(address, out);
+  return out;
+}
+
+type Preformed = NonNullable<NonNullable<ClusterConfig["bootstrap"]>["preformed"]>["nodes"];
+const tables = new WeakMap<readonly NodeId[], Map<string, Preformed>>();
+
+/** The preformed table, built once per deployment and shared (read-only) by every node. */
+function preformedTable(peers: readonly NodeId[], masters: number, replicasPerMaster: number): Preformed {
+  let byShape = tables.get(peers);
+  if (byShape === undefined) {
+    byShape = new Map();
+    tables.set(peers, byShape);
+  }
+  const shape = `${masters}x${replicasPerMaster}`;
+  let table = byShape.get(shape);
+  if (table === undefined) {
+    table = peers.map((address, j) => ({ name: preformedName(address), address, ...layout(peers, j, masters, replicasPerMaster) }));
+    byShape.set(shape, table);
+  }
+  return table;
+}
+
 /** The bootstrap for node `id` among `peers` under the topology. */
 function bootstrapFor(init: MachineInit<ClusterAdapterConfig>): ClusterConfig["bootstrap"] {
-  const { masters, replicasPerMaster } = init.config.topology;
+  const { masters, replicasPerMaster, preformed } = init.config.topology;
   const i = init.peers.indexOf(init.id);
-  const ranges = splitSlots(masters);
-  const meet = init.peers.filter((p) => p !== init.id);
-  if (i < masters) return { slots: [ranges[i] as [number, number]], configEpoch: i + 1, replicaOf: null, meet };
-  const r = i - masters;
-  if (r < masters * replicasPerMaster) return { slots: [], configEpoch: 0, replicaOf: init.peers[r % masters] as NodeId, meet };
-  return { slots: [], configEpoch: 0, replicaOf: null, meet }; // an extra, empty master
+  const mine = layout(init.peers, i, masters, replicasPerMaster);
+  if (!preformed) return { ...mine, meet: init.peers.filter((p) => p !== init.id) };
+  return {
+    ...mine,
+    meet: [],
+    preformed: {
+      name: preformedName(init.id),
+      nodes: preformedTable(init.peers, masters, replicasPerMaster),
+    },
+  };
 }
 
 function node(m: AnyMachine): ClusterNode {
@@ -133,22 +192,27 @@ function voteOncePerEpoch(): InvariantChecker {
   };
 }
 
-/** currentEpoch never decreases on a node, across restarts (a wipe starts a new node). */
+/**
+ * currentEpoch never decreases on a node, across restarts (a wipe starts a new node). Read from the
+ * `epoch` events a node emits once a new currentEpoch is durable, and from what it recovers.
+ */
 function currentEpochMonotonic(): InvariantChecker {
   const max = new Map<string, number>();
   return {
     name: "current-epoch-monotonic",
-    description: "a node's currentEpoch never decreases, across restarts too",
+    description: "a node's currentEpoch, once announced, never decreases, across restarts too",
     onTrace(line: TraceLine) {
-      if (line.node !== undefined && line.type === "fault" && line["action"] === "wipe") max.delete(line.node);
-      return null;
-    },
-    afterStep(id: NodeId, view: ClusterView) {
-      const e = view.observation(id)["currentEpoch"];
+      if (line.node === undefined) return null;
+      if (line.type === "fault" && line["action"] === "wipe") {
+        max.delete(line.node);
+        return null;
+      }
+      if (line.type !== "epoch" && line.type !== "recovered") return null;
+      const e = line["currentEpoch"];
       if (typeof e !== "number") return null;
-      const before = max.get(id) ?? 0;
-      if (e < before) return `${id}'s currentEpoch went from ${before} back to ${e}`;
-      max.set(id, e);
+      const before = max.get(line.node) ?? 0;
+      if (e < before) return `${line.node}'s currentEpoch went from ${before} back to ${e}${line.type === "recovered" ? " on restart" : ""}`;
+      max.set(line.node, e);
       return null;
     },
   };
