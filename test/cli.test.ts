@@ -30,6 +30,28 @@ beforeAll(() => {
 });
 
 describe("sim run", () => {
+  it("master-crash: the README's first command prints PFAIL → FAIL → election → promotion → rejoin and passes", () => {
+    const r = sim(["run", scenario("master-crash.yaml")], dir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const timeline = r.stdout.slice(r.stdout.indexOf("Timeline"), r.stdout.indexOf("Expectations"));
+    const at = (re: RegExp): number => {
+      const m = timeline.split("\n").find((l) => re.test(l));
+      expect(m, `timeline line matching ${String(re)}`).toBeDefined();
+      return Number((m as string).trim().split(/\s+/)[0]);
+    };
+    const crash = at(/ n1 +crash$/);
+    const pfail = at(/ pfail about=n1 /);
+    const fail = at(/ fail about=n1 /);
+    const election = at(/ n4 +vote-request epoch=/);
+    const promoted = at(/ n4 +promoted replaced=n1 /);
+    const demoted = at(/ n1 +demoted to=n4 /);
+    expect(crash).toBe(5000);
+    expect(crash < pfail && pfail <= fail && fail < election && election < promoted && promoted < demoted).toBe(true);
+    expect(r.stdout).toMatch(/writes lost: \d+ of \d+ acknowledged writes lost/);
+    expect(r.stdout).not.toContain("✗");
+    expect(r.stdout).toContain("PASS");
+  });
+
   it("prints a summary, writes a trace, and exits 0 on a passing scenario", () => {
     const r = sim(["run", scenario("toy-leader-crash.yaml")], dir);
     expect(r.code, r.stderr).toBe(0);

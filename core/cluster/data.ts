@@ -27,7 +27,25 @@ export const DATA_COMMANDS: Readonly<Record<string, { readonly write: boolean; r
 /** Bytes of a command as RESP encodes it: what replication offsets count. */
 export function respSize(cmd: readonly string[]): number {
   let n = 3 + String(cmd.length).length;
-  for (const a of cmd) n += 5 + String(a.length).length + a.length;
+  for (const a of cmd) {
+    const bytes = utf8Length(a);
+    n += 5 + String(bytes).length + bytes;
+  }
+  return n;
+}
+
+/** Bytes of `s` in UTF-8 (RESP lengths count bytes, not UTF-16 code units). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4; // a surrogate pair: one code point of four bytes
+      i += 1;
+    } else n += 3;
+  }
   return n;
 }
 
@@ -77,6 +95,7 @@ export class Keyspace {
         if (!Number.isInteger(start) || !Number.isInteger(stop)) return { err: "ERR value is not an integer or out of range" };
         if (start < 0) start = Math.max(0, n + start);
         if (stop < 0) stop = n + stop;
+        if (stop < 0 || start > stop || start >= n) return { ok: [] };
         return { ok: v.items.slice(start, Math.min(stop, n - 1) + 1) };
       }
       default:
