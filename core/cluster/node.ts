@@ -125,7 +125,11 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   /** The config changed in a way Redis saves without fsync (nodes met, FAIL flags): saved at the next cron. */
   private configLazy = false;
   /** Replica election. */
-  private failoverAuthTimeMs = 0;
+  /**
+   * When the current election's request goes (or went) out. -Infinity: no election yet. (Redis
+   * starts from 0 on a Unix-epoch clock, which is "long ago"; local clocks here start near 0.)
+   */
+  private failoverAuthTimeMs = -Infinity;
   private failoverAuthSent = false;
   private failoverAuthRank = 0;
   private failoverAuthEpoch = 0;
@@ -990,7 +994,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     this.assignSlots(old.slots, this.myself);
     this.resetManualFailover(fx);
     const id = this.saveConfig(fx);
-    this.failoverAuthTimeMs = 0;
+    this.failoverAuthTimeMs = -Infinity;
     fx.push({ kind: "cancel-timer", name: TIMER_FAILOVER });
     fx.push({ kind: "trace", event: { type: "promoted", replaced: old.address, epoch: this.myself.configEpoch, how, slots: this.myself.slots.toString() }, after: id });
     fx.push({ kind: "trace", event: { type: "claim", epoch: this.myself.configEpoch, slots: this.myself.slots.toString() }, after: id });
@@ -1154,6 +1158,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (option === "" && master.flags & FLAG.fail) return { err: "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE" };
     this.resetManualFailover(fx);
     this.mfEndMs = nowMs + CLUSTER_CONST.mfTimeoutMs;
+    this.failoverAuthTimeMs = -Infinity; // a manual failover does not wait out an earlier attempt
     fx.push({ kind: "trace", event: { type: "mf-start", option: option === "" ? "default" : option.toLowerCase() } });
     if (option === "TAKEOVER") {
       // No votes: a unilateral new configEpoch, then promotion.
