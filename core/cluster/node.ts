@@ -1158,7 +1158,6 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (option === "" && master.flags & FLAG.fail) return { err: "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE" };
     this.resetManualFailover(fx);
     this.mfEndMs = nowMs + CLUSTER_CONST.mfTimeoutMs;
-    this.failoverAuthTimeMs = -Infinity; // a manual failover does not wait out an earlier attempt
     fx.push({ kind: "trace", event: { type: "mf-start", option: option === "" ? "default" : option.toLowerCase() } });
     if (option === "TAKEOVER") {
       // No votes: a unilateral new configEpoch, then promotion.
