@@ -124,7 +124,8 @@ export class Run {
     this.checkers = [...adapter.invariants(), ...(options.extraCheckers ?? [])];
     this.monitor = new Monitor(this.world, this.checkers, () => adapter.converged(this.world));
     this.reporters = adapter.reporters?.() ?? [];
-    this.faults = new FaultApplier(this.world, this.world.streams.get(streamName.timeline()));
+    const model = adapter.workload;
+    this.faults = new FaultApplier(this.world, this.world.streams.get(streamName.timeline()), model === undefined ? undefined : (v) => model.classify(v).outcome);
     this.workload = s.workload !== undefined && adapter.workload !== undefined ? new Workload(this.world, adapter.workload, s.workload) : null;
 
     const sink = options.sink ?? null;
@@ -231,7 +232,7 @@ export class Run {
   }
 
   private collectKeyEvent(line: TraceLine): void {
-    const key = line.type === "fault" || line.type === "converged" || this.scenario.adapter.keyEvents.includes(line.type);
+    const key = line.type === "fault" || line.type === "converged" || line.type === "admin-reply" || this.scenario.adapter.keyEvents.includes(line.type);
     if (!key) return;
     if (this.keyEvents.length >= KEY_EVENTS_MAX) {
       this.keyEventsDropped += 1;
@@ -263,6 +264,7 @@ function describeFault(f: Record<string, unknown>): string {
     const groups = rest["groups"] as string[][];
     return `partition ${groups.map((g) => `[${g.join(",")}]`).join(rest["oneWay"] === true ? " -/-> " : " | ")} (${String(rest["id"])})`;
   }
+  if (action === "command") return `command ${(rest["cmd"] as string[]).join(" ")}`;
   if (action === "skipped") return `fault #${String(rest["fault"])} skipped: ${String(rest["reason"])}`;
   return `${String(action)}${describeFields(rest)}`;
 }

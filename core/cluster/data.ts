@@ -257,6 +257,9 @@ export class Replication {
       if (r !== undefined) {
         r.ackOffset = Math.max(r.ackOffset, msg.offset);
         r.ackMs = nowMs;
+      } else if (this.masterAddress === null) {
+        // An ack from a replica this master does not know: it restarted (or never saw the PSYNC).
+        this.send(from, { type: "repl-reset" });
       }
       return;
     }
@@ -311,6 +314,15 @@ export class Replication {
         }
         return;
       case "repl-ping":
+        // A master ahead of us with nothing arriving lost our stream (a broken connection): resync.
+        if (this.state === "connected" && msg.offset !== this.offset) {
+          this.linkDown(nowMs);
+          this.connect(nowMs);
+        }
+        return;
+      case "repl-reset":
+        this.linkDown(nowMs);
+        this.connect(nowMs);
         return;
       default:
         return;

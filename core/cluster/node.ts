@@ -108,7 +108,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   /** The address of the master a bootstrap asked to replicate, until that node is known. */
   private replicaOfAddress: NodeId | null = null;
   state: ClusterHealth = "fail";
-  private amongMinorityMs = 0;
+  /** When this node last found itself among a minority of masters (-Infinity: never). */
+  private amongMinorityMs = -Infinity;
   private startedMs = 0;
   private cronIteration = 0;
   private persistIdNext: PersistId = 0;
@@ -745,8 +746,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     let maxReplicas = 0;
     let myMasterReplicas = 0;
     const isReplica = (this.myself.flags & FLAG.replica) !== 0;
-    // Migration bookkeeping once a second: it only feeds a decision that waits 5 s anyway.
-    if (isReplica && this.cronIteration % 10 === 0) {
+    if (isReplica) {
       const ok = this.okReplicaCounts();
       this.trackOrphans(ok, nowMs);
       for (const n of this.nodeList) {
@@ -1005,7 +1005,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
 
   /** TAKEOVER: a new configEpoch without votes, if ours is not already the greatest and unique. */
   private bumpConfigEpochWithoutConsensus(fx: Fx): void {
-    let max = 0;
+    let max = this.currentEpoch; // clusterGetMaxEpoch: currentEpoch counts too
     for (const n of this.nodeList) if (n.configEpoch > max) max = n.configEpoch;
     if (this.myself.configEpoch === 0 || this.myself.configEpoch !== max) {
       this.currentEpoch += 1;

@@ -90,7 +90,12 @@ export type ReplMsg =
   /** Master → replica, every replPingPeriodMs: keeps the replica's data age fresh. */
   | { readonly type: "repl-ping"; readonly offset: number }
   /** Replica → master: REPLCONF ACK offset. */
-  | { readonly type: "repl-ack"; readonly offset: number };
+  | { readonly type: "repl-ack"; readonly offset: number }
+  /**
+   * Master → a replica it does not know (it restarted since): the connection is not what the
+   * replica thinks; PSYNC again. Stands for the reset a real replica's socket would see.
+   */
+  | { readonly type: "repl-reset" };
 
 export type ClusterMsg = BusMsg | ReplMsg;
 

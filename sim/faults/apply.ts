@@ -32,19 +32,42 @@ export type Action =
   | { readonly unclog: "all" | { readonly from: NodeId; readonly to: NodeId; readonly bothWays: boolean } }
   | { readonly network: { readonly loss?: number; readonly duplicate?: number } }
   | { readonly clock: { readonly node: readonly NodeId[]; readonly jumpMs?: number; readonly offsetMs?: number; readonly driftPpm?: number } }
-  | { readonly disk: { readonly node: readonly NodeId[]; readonly unsyncedOnCrash?: "lose" | "keep" | "random"; readonly tornWrite?: number } };
+  | { readonly disk: { readonly node: readonly NodeId[]; readonly unsyncedOnCrash?: "lose" | "keep" | "random"; readonly tornWrite?: number } }
+  | { readonly command: { readonly node: NodeId; readonly cmd: readonly string[] } };
+
+/** The pseudo-client that sends the timeline's `command:` requests; its replies are traced as `admin-reply`. */
+export const ADMIN_CLIENT = "admin";
 
 export class FaultApplier {
   /** Everything applied so far, in order. */
   readonly applied: AppliedFault[] = [];
   /** Scenario partition names (and recorded ids) → the world's partition ids. */
   private readonly partitionIds = new Map<string, string>();
+  /** Admin commands sent and not yet answered, by request id. */
+  private readonly adminPending = new Map<number, { readonly node: NodeId; readonly cmd: readonly string[] }>();
+  private adminReqNext = 1;
 
   constructor(
     private readonly world: World,
     /** Randomness for timeline choices (split modes); its own stream. */
     private readonly rng: Stream,
-  ) {}
+    /** The protocol's verdict on a reply (ok, fail, redirect), traced with admin replies when known. */
+    private readonly classifyReply?: (value: Json) => string,
+  ) {
+    world.listen({
+      onLine: () => {},
+      onNodeChanged: () => {},
+      onReply: (client, from, reqId, value) => {
+        if (client !== ADMIN_CLIENT) return;
+        const sent = this.adminPending.get(reqId);
+        if (sent === undefined) return;
+        this.adminPending.delete(reqId);
+        const v = value as Json;
+        const outcome = this.classifyReply?.(v);
+        this.world.emit(from, outcome === undefined ? { type: "admin-reply", cmd: [...sent.cmd], value: v } : { type: "admin-reply", cmd: [...sent.cmd], outcome, value: v });
+      },
+    });
+  }
 
   /**
    * Applies an action now. `forMs` schedules its undoing; `name` names a partition for a later
@@ -125,6 +148,17 @@ export class FaultApplier {
         const before = w.diskOf(n).config;
         w.setDisk(n, change);
         undo(() => w.setDisk(n, { unsyncedOnCrash: before.unsyncedOnCrash, tornWrite: before.tornWrite }));
+      }
+    } else if ("command" in action) {
+      const { node, cmd } = action.command;
+      record({ command: { node, cmd: [...cmd] } });
+      w.emit(node, { type: "fault", action: "command", cmd: [...cmd] });
+      const reqId = this.adminReqNext++;
+      this.adminPending.set(reqId, { node, cmd });
+      if (!w.clientRequest(ADMIN_CLIENT, node, reqId, { cmd: [...cmd] })) {
+        // Dropped at once (e.g. the link to the node is clogged away): no reply will come.
+        this.adminPending.delete(reqId);
+        w.emit(node, { type: "admin-reply", cmd: [...cmd], outcome: "not-delivered", value: null });
       }
     }
   }
@@ -214,6 +248,10 @@ export class FaultApplier {
     if (e.disk !== undefined) {
       const { node, ...change } = e.disk;
       return { disk: { node: node === "all" ? [...this.world.nodes] : list(node, "disk.node"), ...defined(change) } };
+    }
+    if (e.command !== undefined) {
+      const node = resolve("command.node");
+      return node === null ? null : { command: { node, cmd: [...e.command.cmd] } };
     }
     return null;
   }

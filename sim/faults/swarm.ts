@@ -1,6 +1,7 @@
 // Swarm testing: each seed draws its own fault mix from the scenario's ranges, then runs
 //
-//   safety phase   faults on (Poisson arrivals per model), invariants checked at every step;
+//   safety phase   faults on (Poisson arrivals per model, from `faultsFromMs`), invariants checked
+//                  at every step;
 //   liveness phase faults off, partitions healed, links unclogged, loss and duplication off,
 //                  the core (every node, or a random majority) restarted and resumed; the live
 //                  nodes must then converge within `livenessMs` or the run fails "no convergence".
@@ -93,17 +94,17 @@ export class Swarm {
   private arrivals(model: string, act: () => void): void {
     const perMin = this.draw.rates[model] ?? 0;
     if (perMin <= 0) return;
-    const next = (): void => {
+    const next = (fromUs: number): void => {
       const gapUs = Math.max(1, Math.round(exponential(this.stream(model), 60_000 / perMin) * 1000));
-      const atUs = this.world.nowUs + gapUs;
+      const atUs = fromUs + gapUs;
       if (atUs >= this.cfg.safetyMs * 1000) return;
       this.world.schedule(atUs, () => {
         if (!this.active) return;
         act();
-        next();
+        next(this.world.nowUs);
       });
     };
-    next();
+    next(Math.max(this.world.nowUs, Math.round(this.cfg.faultsFromMs * 1000)));
   }
 
   private down(): number {

@@ -44,7 +44,7 @@ describe("loadScenario: malformed scenarios give one located line", () => {
     [
       "a fault with no action",
       `${BASE}faults:\n  - { at: 100 }\n`,
-      "s.yaml:5:5: faults[0]: a fault needs one action: crash, restart, pause, resume, wipe, partition, heal, clog, unclog, network, clock, disk",
+      "s.yaml:5:5: faults[0]: a fault needs one action: crash, restart, pause, resume, wipe, partition, heal, clog, unclog, network, clock, disk, command",
     ],
     ["a fault with neither at nor when", `${BASE}faults:\n  - { crash: n1 }\n`, "s.yaml:5:5: faults[0]: a fault needs either at: <ms> or when: <predicate>, not both"],
     ["for on an action that cannot be undone", `${BASE}faults:\n  - { at: 1, restart: n1, for: 5 }\n`, "s.yaml:5:32: faults[0].for: restart cannot be undone with for:"],
@@ -70,6 +70,11 @@ describe("loadScenario: malformed scenarios give one located line", () => {
       "machine: toy-leader\nnodes: 3\nswarm:\n  safetyMs: 10\n  livenessMs: 10\n  faults:\n    duplicate: [0, 0.1]\n",
       "s.yaml:7:16: swarm.faults.duplicate: TCP links never duplicate; set network.mode: datagram to inject duplicates",
     ],
+    [
+      "swarm faults starting after the safety phase",
+      "machine: toy-leader\nnodes: 3\nswarm:\n  safetyMs: 10\n  livenessMs: 10\n  faultsFromMs: 10\n",
+      "s.yaml:6:17: swarm.faultsFromMs: faultsFromMs must be less than safetyMs",
+    ],
     ["durationMs with swarm", "machine: toy-leader\nnodes: 3\ndurationMs: 5\nswarm:\n  safetyMs: 10\n  livenessMs: 10\n", "s.yaml:3:13: durationMs: a swarm run lasts swarm.safetyMs + swarm.livenessMs; drop durationMs"],
     ["probability out of range", `${BASE}network:\n  loss: 1.5\n`, "s.yaml:5:9: network.loss: must be between 0 and 1"],
     ["inverted range", `${BASE}clocks:\n  offsetMs: [5, 1]\n`, "s.yaml:5:13: clocks.offsetMs: the low bound must not exceed the high bound"],
@@ -88,6 +93,10 @@ describe("loadScenario: malformed scenarios give one located line", () => {
       `${BASE}faults:\n  - { at: 1, crash: { where: { rank: 1 } } }\n`,
       's.yaml:5:38: faults[0].crash.where.rank: unknown field "rank" (fields: status, role, term, leader)',
     ],
+    ["unknown node in a command", `${BASE}faults:\n  - { at: 1, command: { node: n7, cmd: [PING] } }\n`, 's.yaml:5:31: faults[0].command.node: unknown node "n7" (nodes: n1, n2, n3)'],
+    ["a command without cmd", `${BASE}faults:\n  - { at: 1, command: { node: n1 } }\n`, "s.yaml:5:23: faults[0].command.cmd: required"],
+    ["a command with an empty cmd", `${BASE}faults:\n  - { at: 1, command: { node: n1, cmd: [] } }\n`, "s.yaml:5:40: faults[0].command.cmd: expected at least the command name"],
+    ["for on a command", `${BASE}faults:\n  - { at: 1, command: { node: n1, cmd: [PING] }, for: 5 }\n`, "s.yaml:5:55: faults[0].for: command cannot be undone with for:"],
     ["count without bounds", `${BASE}expect:\n  - always: { count: live, role: leader }\n`, "s.yaml:5:13: expect[0].always: count: needs min: and/or max:"],
     ["at: in a condition", `${BASE}expect:\n  - always: { at: 5 }\n`, "s.yaml:5:19: expect[0].always.at: at: belongs in triggers (after:, when:), not in conditions"],
     ["an ordering comparison on a string field", `${BASE}expect:\n  - eventually: { some: all, role: { gt: 1 } }\n`, "s.yaml:5:42: expect[0].eventually.role.gt: role is a string, got 1"],
@@ -155,6 +164,18 @@ describe("loadScenario: valid scenarios", () => {
     expect(s.faults[0]?.refs.get("partition.isolate")).toEqual({ where: [{ field: "role", op: "eq", value: "leader" }] });
     expect(s.faults[2]?.refs.get("crash.0")).toEqual({ name: "n1" });
     expect(s.faults[2]?.refs.get("crash.1")).toEqual({ name: "n2" });
+  });
+
+  it("compiles an admin command with a node reference checked like crash's", () => {
+    const s = loadScenario(
+      "x.yaml",
+      `${BASE}faults:\n  - { at: 1, command: { node: n2, cmd: [CLUSTER, FAILOVER, FORCE] } }\n  - when: { some: all, role: leader }\n    command: { node: { where: { role: follower } }, cmd: [CLUSTER, KEYSLOT, 7] }\n`,
+    );
+    expect(s.faults).toHaveLength(2);
+    expect(s.faults[0]?.entry.command).toEqual({ node: "n2", cmd: ["CLUSTER", "FAILOVER", "FORCE"] });
+    expect(s.faults[0]?.refs.get("command.node")).toEqual({ name: "n2" });
+    expect(s.faults[1]?.refs.get("command.node")).toEqual({ where: [{ field: "role", op: "eq", value: "follower" }] });
+    expect(s.faults[1]?.entry.command?.cmd).toEqual(["CLUSTER", "KEYSLOT", "7"]);
   });
 
   it("loads every shipped scenario", () => {

@@ -193,6 +193,7 @@ function compileFault(f: FaultEntry, index: number, scope: PredicateScope): Comp
   }
   if (f.clock !== undefined) refList(f.clock.node, [...path, "clock", "node"]);
   if (f.disk !== undefined && f.disk.node !== "all") refList(f.disk.node, [...path, "disk", "node"]);
+  if (f.command !== undefined) ref(f.command.node, [...path, "command", "node"]);
   const when = f.when === undefined ? undefined : parsePredicate(f.when, scope, [...path, "when"], true);
   return when === undefined ? { index, entry: f, refs } : { index, entry: f, when, refs };
 }

@@ -104,6 +104,15 @@ const diskChange = z
 const networkChange = z
   .object({ loss: probability.optional(), duplicate: probability.optional(), latency: distributionSchema.optional() })
   .strict();
+/** An admin command sent to one node as a client request, e.g. `[CLUSTER, FAILOVER, FORCE]`. */
+const commandSpec = z
+  .object({
+    node: nodeRef,
+    cmd: z
+      .array(z.union([z.string(), z.number()], { error: "expected a word" }).transform(String), { error: "expected a list of words, e.g. [CLUSTER, FAILOVER]" })
+      .min(1, "expected at least the command name"),
+  })
+  .strict();
 const clockChange = z
   .object({ node: nodeRefs, jumpMs: z.number().optional(), offsetMs: z.number().optional(), driftPpm: z.number().optional() })
   .strict();
@@ -121,6 +130,7 @@ export const FAULT_ACTIONS = [
   "network",
   "clock",
   "disk",
+  "command",
 ] as const;
 export type FaultActionName = (typeof FAULT_ACTIONS)[number];
 
@@ -155,6 +165,7 @@ const faultEntry = z
     network: networkChange.optional(),
     clock: clockChange.optional(),
     disk: diskChange.optional(),
+    command: commandSpec.optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -213,6 +224,8 @@ const swarmSchema = z
     safetyMs: positiveMs,
     /** After the safety phase the live core must converge within this bound. */
     livenessMs: positiveMs,
+    /** Fault generators start this far into the safety phase (e.g. once the cluster has formed). */
+    faultsFromMs: ms.default(0),
     /** Who comes back for the liveness phase: every node, or a random majority. */
     core: z.enum(["all", "majority"]).default("all"),
     /** The most nodes down (crashed or paused) at once; default: a minority. */
@@ -238,7 +251,8 @@ const swarmSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .refine((sw) => sw.faultsFromMs < sw.safetyMs, { message: "faultsFromMs must be less than safetyMs", path: ["faultsFromMs"] });
 
 export type SwarmConfig = z.infer<typeof swarmSchema>;
 
