@@ -10,6 +10,7 @@ import { ClusterNode } from "../../core/cluster/node.js";
 import { SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig } from "../../core/cluster/types.js";
 import type { Json } from "../../core/trace.js";
+import { voteOnce } from "../checkers/vote-once.js";
 import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunReporter, TraceLine } from "./adapter.js";
 
 const d = CLUSTER_DEFAULTS;
@@ -169,29 +170,6 @@ function ownerEpochMonotonic(): InvariantChecker {
   };
 }
 
-/** FAILOVER_AUTH_ACK at most once per epoch per node, across crashes (a wipe starts a new node). */
-function voteOncePerEpoch(): InvariantChecker {
-  const votes = new Map<string, string>();
-  return {
-    name: "vote-once-per-epoch",
-    description: "no master votes twice in one epoch, even across a crash",
-    onTrace(line: TraceLine) {
-      if (line.node === undefined) return null;
-      if (line.type === "fault" && line["action"] === "wipe") {
-        for (const k of [...votes.keys()]) if (k.startsWith(`${line.node}\u0000`)) votes.delete(k);
-        return null;
-      }
-      if (line.type !== "vote") return null;
-      const key = `${line.node}\u0000${String(line["epoch"])}`;
-      const prev = votes.get(key);
-      const now = String(line["for"]);
-      if (prev !== undefined && prev !== now) return `${line.node} voted for ${prev} and then ${now} in epoch ${String(line["epoch"])}`;
-      votes.set(key, now);
-      return null;
-    },
-  };
-}
-
 /**
  * currentEpoch never decreases on a node, across restarts (a wipe starts a new node). Read from the
  * `epoch` events a node emits once a new currentEpoch is durable, and from what it recovers.
@@ -314,7 +292,12 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
     const s = node(m).inspect();
     return { role: s.role, master: s.master, currentEpoch: s.currentEpoch, configEpoch: s.configEpoch, state: s.state, slots: s.slots, offset: s.offset, replState: s.replState, slotsVersion: s.slotsVersion };
   },
-  invariants: () => [oneOwnerPerEpoch(), ownerEpochMonotonic(), voteOncePerEpoch(), currentEpochMonotonic()],
+  invariants: () => [
+    oneOwnerPerEpoch(),
+    ownerEpochMonotonic(),
+    voteOnce({ name: "vote-once-per-epoch", description: "no master votes twice in one epoch, even across a crash", round: "epoch", forgetOnWipe: true }),
+    currentEpochMonotonic(),
+  ],
   reporters: () => [lostWrites()],
   converged(view) {
     const live = view.nodes.filter((n) => view.status(n) === "up");

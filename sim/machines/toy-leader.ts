@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { TOY_LEADER_DEFAULTS, ToyLeader, type ToyLeaderConfig } from "../../core/toy/leader.js";
 import type { Json } from "../../core/trace.js";
+import { voteOnce } from "../checkers/vote-once.js";
 import type { AnyMachine, InvariantChecker, MachineAdapter, TraceLine } from "./adapter.js";
 
 const d = TOY_LEADER_DEFAULTS;
@@ -50,24 +51,6 @@ function electionSafety(): InvariantChecker {
   };
 }
 
-/** No node grants two different candidates a vote in one term, across crashes and restarts. */
-function voteOnce(): InvariantChecker {
-  const votes = new Map<string, string>();
-  return {
-    name: "vote-once",
-    description: "no node votes for two candidates in one term, even across a crash",
-    onTrace(line: TraceLine) {
-      if (line.type !== "vote" || line.node === undefined) return null;
-      const key = `${line.node}\u0000${String(line["term"])}`;
-      const prev = votes.get(key);
-      const now = String(line["for"]);
-      if (prev !== undefined && prev !== now) return `${line.node} voted for ${prev} and then ${now} in term ${String(line["term"])}`;
-      votes.set(key, now);
-      return null;
-    },
-  };
-}
-
 export const toyLeaderAdapter: MachineAdapter<ToyLeaderConfig> = {
   name: "toy-leader",
   summary: "leader election with durable votes and heartbeats (the harness's test protocol)",
@@ -83,7 +66,7 @@ export const toyLeaderAdapter: MachineAdapter<ToyLeaderConfig> = {
     const s = inspect(m);
     return { role: s.role, term: s.term, leader: s.leader };
   },
-  invariants: () => [electionSafety(), voteOnce()],
+  invariants: () => [electionSafety(), voteOnce({ name: "vote-once", description: "no node votes for two candidates in one term, even across a crash", round: "term", forgetOnWipe: false })],
   converged(view) {
     const live = view.nodes.filter((n) => view.status(n) === "up");
     if (live.length === 0) return "no node is up";
