@@ -491,6 +491,41 @@ describe("MEET and the handshake", () => {
     expect(h.node("b").slotMap()).toBe("0-16383=a");
   });
 
+  it("when both sides MEET and one MEET is lost, the other's MEET still makes the loser shake hands", () => {
+    // Found by cluster-swarm seeds 5373 and 9368: b's own MEET to a was lost, a's MEET reached b,
+    // and b only answered PONG (its handshake with a was 'already under way') and then let it
+    // expire, so b never learnt anyone although everyone knew b.
+    const h = new Harness(T0);
+    h.add("a", cfg({ slots: [[0, SLOTS - 1]], configEpoch: 1, replicaOf: null, meet: ["b"] }), 11, ["a", "b"]);
+    h.add("b", cfg({ slots: [], configEpoch: 0, replicaOf: null, meet: ["a"] }), 12, ["a", "b"]);
+    h.step("a", { kind: "start", recovered: null });
+    h.step("b", { kind: "start", recovered: null });
+    expect(h.queue.map((e) => [e.from, e.msg.type])).toEqual([
+      ["a", "meet"],
+      ["b", "meet"],
+    ]);
+    const meetFromA = h.queue[0] as Envelope;
+    h.queue.length = 0; // b's MEET is lost
+    const fx = h.deliver("a", "b", meetFromA.msg);
+    expect(sendsIn(fx).map((s) => [s.msg.type, s.to])).toEqual([
+      ["ping", "a"],
+      ["pong", "a"],
+    ]);
+    h.runUntil(() => h.node("b").view("a") !== null, 3_000, "b learns a");
+    expect(h.node("b").slotMap()).toBe("0-16383=a");
+  });
+
+  it("an unanswered handshake is retried before it expires", () => {
+    const h = new Harness(T0);
+    h.add("a", cfg({ slots: [[0, SLOTS - 1]], configEpoch: 1, replicaOf: null, meet: ["b"] }), 11, ["a", "b"]);
+    h.add("b", cfg({ slots: [], configEpoch: 0, replicaOf: null, meet: [] }), 12, ["a", "b"]);
+    h.step("a", { kind: "start", recovered: null });
+    h.step("b", { kind: "start", recovered: null });
+    h.queue.length = 0; // the first MEET is lost
+    h.runUntil(() => h.node("a").view("b") !== null && h.node("b").view("a") !== null, NT, "a and b meet on the retried MEET");
+    expect(h.sent("a", "meet", "b").length).toBeGreaterThanOrEqual(2);
+  });
+
   it("a node learns an unknown node from gossip and shakes hands with it", () => {
     const h = new Harness(T0);
     const peers = ["a", "b", "c"];

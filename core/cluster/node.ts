@@ -361,8 +361,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
 
   private onPingPongMeet(from: NodeId, msg: BusMsg & { type: "ping" | "pong" | "meet" }, known: NodeRec | undefined, nowMs: number, fx: Fx): void {
     const h = msg.h;
-    // A MEET from a stranger starts a handshake with it (Redis adds it under a random name).
-    if (known === undefined && msg.type === "meet" && !this.handshakes.has(from)) {
+    // A MEET from a stranger starts a handshake with it (Redis adds it under a random name), even
+    // when one of ours to that address is under way: ours may have been lost, and a handshake that
+    // is never answered would leave us deaf to a node that already knows us.
+    if (known === undefined && msg.type === "meet") {
       this.handshakes.set(from, { startedMs: nowMs, meet: false, sentMs: nowMs });
       this.sendPing(from, "ping", null, nowMs, fx);
     }
@@ -721,11 +723,13 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     const nt = this.config.nodeTimeoutMs;
     let updateState = false;
 
-    // Handshakes time out; the ones still open are retried once a second.
+    // Handshakes time out; the ones still open are retried (Redis re-sends on a fresh link), at
+    // least once before they expire.
     const handshakeTimeoutMs = Math.max(nt, 1000);
+    const handshakeRetryMs = Math.min(1000, handshakeTimeoutMs / 3);
     for (const [address, h] of [...this.handshakes]) {
       if (nowMs - h.startedMs > handshakeTimeoutMs) this.handshakes.delete(address);
-      else if (nowMs - h.sentMs >= 1000) {
+      else if (nowMs - h.sentMs >= handshakeRetryMs) {
         h.sentMs = nowMs;
         this.sendPing(address, h.meet ? "meet" : "ping", null, nowMs, fx);
       }
