@@ -5,9 +5,10 @@
 //   npm run bench                 every section
 //   npm run bench -- --quick      fewer repetitions and smaller sizes (a minute or less)
 //   npm run bench -- --only scale --json
+//   npm run bench -- --only cluster-explore   cluster-swarm seeds 1..10000 (about 4 minutes on 2 cores)
 
 import { readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
@@ -18,7 +19,7 @@ import { runScenario } from "../sim/run.js";
 import { loadScenario, type Scenario } from "../sim/scenario/load.js";
 import { FileSink, HashingSink, type TraceSink } from "../sim/trace-sink.js";
 
-const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale"] as const;
+const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -260,10 +261,48 @@ function clusterScale(quick: boolean): Row[] {
   return rows;
 }
 
+/** The swarm exploration the cluster issue asks for: every seed must pass every invariant and converge. */
+async function clusterExplore(quick: boolean): Promise<Row[]> {
+  const rel = "scenarios/cluster-swarm.yaml";
+  const source = readFileSync(join(ROOT, rel), "utf8");
+  const n = quick ? 500 : 10_000;
+  const seeds = Array.from({ length: n }, (_, i) => i + 1);
+  const t0 = performance.now();
+  const outcomes = await explore(rel, source, seeds, {
+    workers: availableParallelism(),
+    onOutcome: (_o, done, total) => {
+      if (done % (total / 10) === 0) process.stderr.write(`  cluster-swarm seeds ${done}/${total}\n`);
+    },
+  });
+  const wallMs = performance.now() - t0;
+  const failed = outcomes.filter((o) => !o.pass);
+  const converged = outcomes.map((o) => o.convergedAfterMs).filter((x): x is number => typeof x === "number");
+  const invariantFailures = failed.filter((o) => o.failures.some((f) => f.kind === "invariant")).length;
+  return [
+    {
+      section: "cluster-explore",
+      name: `cluster-swarm seeds 1..${n}`,
+      figures: {
+        seeds: n,
+        failed: failed.length,
+        invariantViolations: invariantFailures,
+        failingSeeds: failed.length === 0 ? "none" : failed.slice(0, 10).map((o) => o.seed).join(",") + (failed.length > 10 ? ",…" : ""),
+        convergeP50Ms: roundOrNa(percentile(converged, 50)),
+        convergeP99Ms: roundOrNa(percentile(converged, 99)),
+        wallS: round(wallMs / 1000),
+      },
+    },
+  ];
+}
+
 // ---- output ---------------------------------------------------------------------------------------
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+function roundOrNa(x: number | null): number | string {
+  return x === null ? "n/a" : round(x);
 }
 
 function fmt(v: number | string | boolean): string {
@@ -289,6 +328,7 @@ const TITLES: Record<Section, string> = {
   scale: "cluster size (toy-leader, leader crash; trace sizes per detail level, formatted but not written)",
   explore: "sim explore scaling (toy-swarm; inline, then worker threads; includes worker start-up)",
   failover: "redis-cluster failover, node_timeout 1000 ms (master-crash's 3+3 cluster, n1 crashes at 3 s; Redis 7.0.15: FAIL ≈1.4–1.8 s, promotion ≈2.1–2.8 s)",
+  "cluster-explore": "sim explore over cluster-swarm (crashes, pauses, partitions, clogs, loss, clock jumps; every invariant at every step, then convergence)",
   "cluster-scale": "redis-cluster at scale (preformed cluster, node_timeout 15000 ms, one master crashes a third of the way in; target 1000 nodes: 60 simulated s in ≤ 60 wall s)",
 };
 
@@ -320,7 +360,9 @@ async function main(): Promise<void> {
               ? await exploreScaling(argv.quick)
               : section === "failover"
                 ? await failover(argv.quick)
-                : clusterScale(argv.quick);
+                : section === "cluster-scale"
+                  ? clusterScale(argv.quick)
+                  : await clusterExplore(argv.quick);
     all.push(...rows);
     if (!argv.json) printSection(TITLES[section], rows);
   }
