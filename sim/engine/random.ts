@@ -13,8 +13,8 @@ import type { Prng } from "../../core/machine.js";
  * and a carry, seeded by hashing a string with Baagøe's Mash. Draws are bit-for-bit those of
  * `seedrandom.alea(seedString).double()` (random.test.ts checks that against the library). The
  * state lives in one small typed array because a run can hold a million streams — one per directed
- * link of a 1000-node cluster — and seedrandom's closures cost about 450 bytes and a microsecond
- * to create each; this costs about 150.
+ * link of a 1000-node cluster — and seedrandom's closures hold about 450 bytes per stream;
+ * this holds about 150.
  */
 export class Stream implements Prng {
   /** s0, s1, s2 and the carry (a typed array: V8 would box each double held in a field). */
