@@ -783,9 +783,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       if (isReplica) {
         // Orphaned masters' clocks, for replica migration (only replicas migrate, so only they track).
         const c = this.okReplicasOf(n);
-        const orphaned = n.flags & FLAG.master && n.slots.size > 0 && c === 0 && n.flags & FLAG.migrateTo;
-        if (!orphaned) n.orphanedTimeMs = 0;
-        else if (n.orphanedTimeMs === 0) n.orphanedTimeMs = nowMs;
+        const orphaned = c === 0 && n.flags & FLAG.master && n.flags & FLAG.migrateTo && n.slots.size > 0;
+        if (!orphaned) {
+          if (n.orphanedTimeMs !== 0) n.orphanedTimeMs = 0;
+        } else if (n.orphanedTimeMs === 0) n.orphanedTimeMs = nowMs;
         if (n.flags & FLAG.master && !(n.flags & FLAG.fail)) {
           if (orphaned) orphanedMasters += 1;
           if (c > maxReplicas) maxReplicas = c;
