@@ -620,6 +620,23 @@ describe("failure detection", () => {
     expect(silent).toBeLessThanOrEqual(NT + CLUSTER_DEFAULTS.cronMs);
   });
 
+  it("a PING sent at local time 0 is pending like any other (0 is a time here, not 'never')", () => {
+    // Redis uses ping_sent == 0 for "no ping pending" on a clock that never reads 0; local clocks
+    // here may read 0, and a restarted node pings everyone it knows the moment it starts.
+    const formed = settled();
+    const conf = formed.member("n1").conf as Json;
+    const h = new Harness(0);
+    h.add("n1", { ...CLUSTER_DEFAULTS, nodeTimeoutMs: NT, bootstrap: null }, 77, formed.ids);
+    h.step("n1", { kind: "start", recovered: { files: { "nodes.conf": { records: [conf], tornTail: false } } } });
+    expect(h.sent("n1", "ping", "n3").map((e) => e.t)).toEqual([0]);
+    h.queue.length = 0; // nobody else is up
+    const tPfail = h.runUntil(() => pfailOn(h, "n1", "n3"), 3 * NT, "n1 marks n3 PFAIL");
+    expect(tPfail).toBeGreaterThan(NT);
+    expect(tPfail).toBeLessThanOrEqual(NT + CLUSTER_DEFAULTS.cronMs);
+    // Only a link recycling re-sent it, keeping the first PING's time (that is why PFAIL is on time).
+    expect(h.traces("n1", "link-recycled").filter((t) => t.event["about"] === "n3").length).toBe(h.sent("n1", "ping", "n3").length - 1);
+  });
+
   it("PFAIL → FAIL once reports reach the quorum of slot-owning masters; FAIL is broadcast", () => {
     const h = settled();
     h.crash("n1");

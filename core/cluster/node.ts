@@ -35,6 +35,12 @@ type Fx = Effect<ClusterMsg, ClusterRep>[];
 
 const CONFIG_FILE = "nodes.conf";
 const TIMER_CRON = "cron";
+/**
+ * "Not set", for times where Redis uses 0 (ping_sent, orphaned_time, mf_end). Redis's clock is
+ * the Unix epoch and never reads 0; a local clock here may, so 0 would be a real time. An integer
+ * far below any local time keeps the fields small integers for V8.
+ */
+const NEVER = -(2 ** 30);
 const TIMER_FAILOVER = "failover";
 
 /** What this node knows about one node of the cluster (itself included). */
@@ -44,8 +50,8 @@ export class NodeRec {
   // whole milliseconds (Redis's mstime), which V8 keeps inline; a fractional time would be stored
   // as a pointer to a boxed number, one more cache miss per read.
   flags: number;
-  /** Local time a PING to it was sent and not yet answered (0: none pending). */
-  pingSentMs = 0;
+  /** Local time a PING to it was sent and not yet answered (NEVER: none pending). */
+  pingSentMs = NEVER;
   pongReceivedMs = 0;
   /** The PING being built when this node was last put in its gossip. */
   gossipMark = 0;
@@ -74,8 +80,8 @@ export class NodeRec {
   replOffset = 0;
   /** The replica priority it announced (Faultline: carried in headers; lower wins ties). */
   priority = 0;
-  /** When it became a master with slots and no working replica (0: not orphaned). */
-  orphanedTimeMs = 0;
+  /** When it became a master with slots and no working replica (NEVER: not orphaned). */
+  orphanedTimeMs = NEVER;
   /** Scratch for countOkReplicas: how many of this master's replicas are not failing, valid while okReplicasMark is current. */
   okReplicas = 0;
   okReplicasMark = 0;
@@ -156,8 +162,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private failoverAuthEpoch = 0;
   private readonly failoverAuthVoters = new Set<string>();
   private cantFailoverReason: CantFailover = "none";
-  /** Manual failover (both sides). mfEndMs 0: none in progress. */
-  private mfEndMs = 0;
+  /** Manual failover (both sides). mfEndMs NEVER: none in progress. */
+  private mfEndMs = NEVER;
   private mfCanStart = false;
   private mfReplica: NodeRec | null = null;
   private mfMasterOffset = -1;
@@ -397,7 +403,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
 
     if (msg.type === "pong") {
       sender.pongReceivedMs = nowMs;
-      sender.pingSentMs = 0;
+      sender.pingSentMs = NEVER;
       if (sender.flags & FLAG.pfail) {
         sender.flags &= ~FLAG.pfail;
         fx.push({ kind: "trace", event: { type: "pfail-cleared", about: from, name: sender.name } });
@@ -450,7 +456,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     this.processGossip(msg.gossip, sender, nowMs, fx);
 
     // Manual failover: the paused master tells its replica its offset.
-    if (this.mfEndMs !== 0 && this.myself.master === sender && h.mflags & MFLAG.paused && this.mfMasterOffset === -1) {
+    if (this.mfEndMs !== NEVER && this.myself.master === sender && h.mflags & MFLAG.paused && this.mfMasterOffset === -1) {
       this.mfMasterOffset = h.offset;
       fx.push({ kind: "trace", event: { type: "mf-master-offset", offset: h.offset } });
       this.handleManualFailover(nowMs, fx);
@@ -500,7 +506,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         }
       }
       // Someone heard from it recently: no need to ping it ourselves yet (clusterProcessGossipSection).
-      if (!(g.flags & (FLAG.pfail | FLAG.fail)) && node.pingSentMs === 0 && this.failureReportCount(node, nowMs) === 0) {
+      if (!(g.flags & (FLAG.pfail | FLAG.fail)) && node.pingSentMs === NEVER && this.failureReportCount(node, nowMs) === 0) {
         const pongMs = g.pongReceivedS * 1000;
         if (pongMs <= nowMs + 500 && pongMs > node.pongReceivedMs) node.pongReceivedMs = pongMs;
       }
@@ -727,7 +733,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (this.pfailCount > 0) for (const n of this.nodeList) if (n.flags & FLAG.pfail && n !== node) gossip.push(gossipOf(n));
     if (type === "ping" && node !== null) node.pingSentMs = nowMs;
     let mflags = 0;
-    if (this.mfEndMs !== 0 && this.myself.flags & FLAG.master && node !== null && node === this.mfReplica) mflags |= MFLAG.paused;
+    if (this.mfEndMs !== NEVER && this.myself.flags & FLAG.master && node !== null && node === this.mfReplica) mflags |= MFLAG.paused;
     fx.push({ kind: "send", to, msg: { type, h: this.header(mflags), gossip } });
   }
 
@@ -766,7 +772,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       let oldest: NodeRec | null = null;
       for (let i = 0; i < 5; i++) {
         const n = this.nodeList[randomInt(this.rng, this.nodeList.length)] as NodeRec;
-        if (n === this.myself || n.pingSentMs !== 0 || n.address === null || n.flags & (FLAG.handshake | FLAG.noaddr)) continue;
+        if (n === this.myself || n.pingSentMs !== NEVER || n.address === null || n.flags & (FLAG.handshake | FLAG.noaddr)) continue;
         if (oldest === null || n.pongReceivedMs < oldest.pongReceivedMs) oldest = n;
       }
       if (oldest !== null && oldest.address !== null) this.sendPing(oldest.address, "ping", oldest, nowMs, fx);
@@ -785,8 +791,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         const c = this.okReplicasOf(n);
         const orphaned = c === 0 && n.flags & FLAG.master && n.flags & FLAG.migrateTo && n.slots.size > 0;
         if (!orphaned) {
-          if (n.orphanedTimeMs !== 0) n.orphanedTimeMs = 0;
-        } else if (n.orphanedTimeMs === 0) n.orphanedTimeMs = nowMs;
+          if (n.orphanedTimeMs !== NEVER) n.orphanedTimeMs = NEVER;
+        } else if (n.orphanedTimeMs === NEVER) n.orphanedTimeMs = nowMs;
         if (n.flags & FLAG.master && !(n.flags & FLAG.fail)) {
           if (orphaned) orphanedMasters += 1;
           if (c > maxReplicas) maxReplicas = c;
@@ -796,22 +802,22 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       if (n.flags & FLAG.pfail) pfail += 1;
       if (n === this.myself || n.address === null || n.flags & (FLAG.noaddr | FLAG.handshake)) continue;
       // Recycle a link whose PING has waited half the node timeout with nothing at all arriving.
-      if (n.pingSentMs !== 0 && nowMs - n.linkCreatedMs > nt && nowMs - n.pingSentMs > nt / 2 && nowMs - n.dataReceivedMs > nt / 2) {
+      if (n.pingSentMs !== NEVER && nowMs - n.linkCreatedMs > nt && nowMs - n.pingSentMs > nt / 2 && nowMs - n.dataReceivedMs > nt / 2) {
         n.linkCreatedMs = nowMs;
         fx.push({ kind: "trace", event: { type: "link-recycled", about: n.address } });
         const pending = n.pingSentMs;
         this.sendPing(n.address, "ping", n, nowMs, fx);
         n.pingSentMs = pending; // a reconnection keeps the old ping's time (Redis: old_ping_sent)
       }
-      if (n.pingSentMs === 0 && nowMs - n.pongReceivedMs > nt / 2) {
+      if (n.pingSentMs === NEVER && nowMs - n.pongReceivedMs > nt / 2) {
         this.sendPing(n.address, "ping", n, nowMs, fx);
         continue;
       }
-      if (this.mfEndMs !== 0 && this.myself.flags & FLAG.master && this.mfReplica === n) {
+      if (this.mfEndMs !== NEVER && this.myself.flags & FLAG.master && this.mfReplica === n) {
         this.sendPing(n.address, "ping", n, nowMs, fx);
         continue;
       }
-      if (n.pingSentMs === 0) continue;
+      if (n.pingSentMs === NEVER) continue;
       const delay = Math.min(nowMs - n.pingSentMs, nowMs - n.dataReceivedMs);
       if (delay > nt && !(n.flags & (FLAG.pfail | FLAG.fail))) {
         n.flags |= FLAG.pfail;
@@ -826,14 +832,14 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     this.manualFailoverCheckTimeout(nowMs, fx);
     if (isReplica) {
       this.handleManualFailover(nowMs, fx);
-      if (this.mfEndMs === 0 || this.mfCanStart) this.handleReplicaFailover(nowMs, fx);
+      if (this.mfEndMs === NEVER || this.mfCanStart) this.handleReplicaFailover(nowMs, fx);
       if (orphanedMasters > 0 && maxReplicas >= 2 && myMasterReplicas === maxReplicas && this.config.allowReplicaMigration) {
         this.handleReplicaMigration(myMasterReplicas, nowMs, fx);
       }
     }
     if (updateState || this.state === "fail") this.updateState(nowMs, fx);
     this.replication.cron(nowMs);
-    if (this.held.length > 0 && this.mfEndMs === 0) this.releaseHeld(nowMs, fx);
+    if (this.held.length > 0 && this.mfEndMs === NEVER) this.releaseHeld(nowMs, fx);
     if (this.configLazy && !this.configDirty) this.saveConfig(fx);
   }
 
@@ -904,7 +910,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private handleReplicaFailover(nowMs: number, fx: Fx): void {
     const master = this.myself.master;
     const nt = this.config.nodeTimeoutMs;
-    const manual = this.mfEndMs !== 0 && this.mfCanStart;
+    const manual = this.mfEndMs !== NEVER && this.mfCanStart;
     const nofailover = this.config.nofailover || this.config.replicaPriority === 0;
     if (!(this.myself.flags & FLAG.replica) || master === null || (!(master.flags & FLAG.fail) && !manual) || (nofailover && !manual) || master.slots.size === 0) {
       this.cantFailoverReason = "none";
@@ -1061,7 +1067,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   }
 
   private handleManualFailover(nowMs: number, fx: Fx): void {
-    if (this.mfEndMs === 0 || this.mfCanStart || this.mfMasterOffset === -1) return;
+    if (this.mfEndMs === NEVER || this.mfCanStart || this.mfMasterOffset === -1) return;
     if (this.mfMasterOffset === this.replication.offset) {
       this.mfCanStart = true;
       fx.push({ kind: "trace", event: { type: "mf-caught-up", offset: this.mfMasterOffset } });
@@ -1070,15 +1076,15 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   }
 
   private manualFailoverCheckTimeout(nowMs: number, fx: Fx): void {
-    if (this.mfEndMs !== 0 && this.mfEndMs < nowMs) {
+    if (this.mfEndMs !== NEVER && this.mfEndMs < nowMs) {
       fx.push({ kind: "trace", event: { type: "mf-timeout" } });
       this.resetManualFailover(fx);
     }
   }
 
   private resetManualFailover(fx: Fx): void {
-    if (this.mfEndMs !== 0 && this.myself.flags & FLAG.master) fx.push({ kind: "trace", event: { type: "mf-unpaused" } });
-    this.mfEndMs = 0;
+    if (this.mfEndMs !== NEVER && this.myself.flags & FLAG.master) fx.push({ kind: "trace", event: { type: "mf-unpaused" } });
+    this.mfEndMs = NEVER;
     this.mfCanStart = false;
     this.mfReplica = null;
     this.mfMasterOffset = -1;
@@ -1098,7 +1104,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       }
     }
     if (target === null || candidate !== this.myself || this.config.nofailover) return;
-    if (nowMs - target.orphanedTimeMs <= 5000) return;
+    if (target.orphanedTimeMs === NEVER || nowMs - target.orphanedTimeMs <= 5000) return;
     fx.push({ kind: "trace", event: { type: "replica-migration", to: target.address } });
     this.clusterSetMaster(target, nowMs, fx);
   }
@@ -1134,7 +1140,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       if (!replicaRead) return reply({ err: `MOVED ${slot} ${o.address ?? "?"}` });
       return reply(toRep(this.replication.data.apply(cmd)));
     }
-    if (spec.write && this.mfEndMs !== 0) {
+    if (spec.write && this.mfEndMs !== NEVER) {
       // Writes wait while a manual failover lets the replica catch up (Redis pauses clients).
       if (this.held.length < CLUSTER_CONST.pausedClientsMax) this.held.push({ client, reqId, req });
       else reply({ err: "TRYAGAIN manual failover in progress" });
@@ -1215,7 +1221,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (wasLoading !== this.replication.state && this.replication.state === "connected") {
       fx.push({ kind: "trace", event: { type: "repl-connected", master: from, offset: this.replication.offset } });
     }
-    if (this.mfEndMs !== 0 && !this.mfCanStart) this.handleManualFailover(nowMs, fx);
+    if (this.mfEndMs !== NEVER && !this.mfCanStart) this.handleManualFailover(nowMs, fx);
   }
 
   // ---- helpers -------------------------------------------------------------------------------------
@@ -1389,7 +1395,7 @@ function isBusMsg(m: ClusterMsg): m is BusMsg {
 }
 
 function gossipOf(n: NodeRec): Gossip {
-  const pingSentS = Math.floor(n.pingSentMs / 1000);
+  const pingSentS = n.pingSentMs === NEVER ? 0 : Math.floor(n.pingSentMs / 1000);
   const pongReceivedS = Math.floor(n.pongReceivedMs / 1000);
   // The key is checked on the record itself, so a reused entry is never read here; setAddress drops it.
   if (n.gossip !== null && n.gossipFlags === n.flags && n.gossipPingS === pingSentS && n.gossipPongS === pongReceivedS) return n.gossip;
