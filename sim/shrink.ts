@@ -63,7 +63,7 @@ export function shrink(scenario: Scenario, seed: number, onProgress?: (p: Shrink
   let runs = 1;
   let budgetExhausted = false;
   let phase = "checking the schedule reproduces the failure";
-  const docWith = (faults: readonly Json[], extra: Doc = {}): Doc => ({ ...base, ...extra, faults: [...faults] });
+  const docWith = (faults: readonly Json[], extra: Doc = {}): Doc => ({ ...base, ...extra, faults: withoutOrphanHeals(faults) });
   const fails = (doc: Doc): RunResult | null => {
     if (runs >= SHRINK_RUNS_MAX) {
       budgetExhausted = true;
@@ -193,6 +193,22 @@ function materialize(scenario: Scenario, run: RunResult): Doc {
     { name: "no convergence", within: { ms: sw.livenessMs, after: { at: sw.safetyMs }, that: { converged: true } } },
   ];
   return raw;
+}
+
+/**
+ * A candidate schedule without the partition a `heal: <name>` names would not load; the heal goes
+ * with its partition, so removing a partition never makes an invalid scenario.
+ */
+function withoutOrphanHeals(faults: readonly Json[]): Json[] {
+  const named = new Set<string>();
+  for (const f of faults) {
+    const e = f as Record<string, Json>;
+    if (e["partition"] !== undefined && typeof e["name"] === "string") named.add(e["name"]);
+  }
+  return faults.filter((f) => {
+    const heal = (f as Record<string, Json>)["heal"];
+    return typeof heal !== "string" || heal === "all" || named.has(heal);
+  });
 }
 
 function split<T>(items: readonly T[], n: number): T[][] {

@@ -199,6 +199,27 @@ describe("sim shrink", () => {
     expect(rerun.stdout).toContain("✗ never two leaders at once");
   });
 
+  it("removes a named partition together with the heal that names it", () => {
+    // The leader-isolating partition is healed by name, and an unrelated named partition comes and
+    // goes by name too: a candidate without either partition must not keep its now-dangling heal.
+    const src = readFileSync(scenario("failing/toy-split-brain.yaml"), "utf8")
+      .replace("  - { at: 7000, partition: { isolate: { where: { role: leader } } }, for: 4000 }", "  - { at: 7000, partition: { isolate: { where: { role: leader } } }, name: cut }\n  - { at: 11000, heal: cut }")
+      .replace("  - { at: 1000, pause: n5, for: 200 }", "  - { at: 1000, partition: { isolate: n5 }, name: side }\n  - { at: 1200, heal: side }");
+    expect(src).toContain("heal: cut");
+    expect(src).toContain("heal: side");
+    const input = join(dir, "named-heals.yaml");
+    writeFileSync(input, src);
+    const out = join(dir, "named-heals-shrunk.yaml");
+    const r = sim(["shrink", input, "--seed", "1", "--out", out], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const shrunk = parse(readFileSync(out, "utf8")) as { faults: Record<string, unknown>[] };
+    expect(shrunk.faults.some((f) => f["heal"] === "side" || f["name"] === "side")).toBe(false);
+    expect(shrunk.faults.some((f) => f["name"] === "cut")).toBe(true);
+    const rerun = sim(["run", out, "--no-trace"], dir);
+    expect(rerun.code).toBe(1);
+    expect(rerun.stdout).toContain("✗ never two leaders at once");
+  });
+
   it("says so when the seed passes", () => {
     const r = sim(["shrink", scenario("toy-leader-crash.yaml"), "--seed", "1", "--out", join(dir, "never.yaml")], dir);
     expect(r.code).toBe(1);
