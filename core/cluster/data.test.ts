@@ -2,24 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../machine.js";
 import { Keyspace, Replication, respSize } from "./data.js";
+import { encodeRequest } from "../resp/codec.js";
 import { CLUSTER_CONST, CLUSTER_DEFAULTS, type ClusterConfig, type ReplMsg } from "./types.js";
 
 const WRONGTYPE = { err: "WRONGTYPE Operation against a key holding the wrong kind of value" };
-
-/** UTF-8 length of a string of code points, counted by hand. */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return n;
-}
-
-/** The RESP encoding of a command, as a client sends it and a master propagates it. */
-function respEncode(cmd: readonly string[]): string {
-  return `*${cmd.length}\r\n` + cmd.map((a) => `$${utf8Length(a)}\r\n${a}\r\n`).join("");
-}
 
 // ---- Keyspace -------------------------------------------------------------------------------------
 
@@ -158,17 +144,17 @@ describe("respSize", () => {
   it("counts the bytes of the RESP array of bulk strings", () => {
     // *3\r\n $3\r\nSET\r\n $3\r\nkey\r\n $5\r\nvalue\r\n
     expect(respSize(["SET", "key", "value"])).toBe(4 + 9 + 9 + 11);
-    expect(respSize(["SET", "key", "value"])).toBe(respEncode(["SET", "key", "value"]).length);
+    expect(respSize(["SET", "key", "value"])).toBe(encodeRequest(["SET", "key", "value"]).length);
     expect(respSize([])).toBe("*0\r\n".length);
     expect(respSize([""])).toBe("*1\r\n$0\r\n\r\n".length);
     const ten = Array.from({ length: 10 }, () => "x".repeat(12));
-    expect(respSize(ten)).toBe(respEncode(ten).length);
+    expect(respSize(ten)).toBe(encodeRequest(ten).length);
   });
 
   it("property: equals the length of the RESP encoding (ASCII arguments)", () => {
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 150 }), { maxLength: 14 }), (cmd) => {
-        expect(respSize(cmd)).toBe(respEncode(cmd).length);
+        expect(respSize(cmd)).toBe(encodeRequest(cmd).length);
       }),
       { seed: 202 },
     );
@@ -176,7 +162,7 @@ describe("respSize", () => {
 
   it("counts UTF-8 bytes, not UTF-16 code units, for non-ASCII arguments", () => {
     // $2\r\né\r\n: "é" is two bytes on the wire. Replication offsets are byte counts.
-    const bytes = (cmd: readonly string[]): number => utf8Length(respEncode(cmd));
+    const bytes = (cmd: readonly string[]): number => encodeRequest(cmd).length;
     expect(bytes(["SET", "k", "é"])).toBe(28);
     expect(respSize(["SET", "k", "é"])).toBe(28);
     expect(respSize(["RPUSH", "emoji", "😀😀"])).toBe(bytes(["RPUSH", "emoji", "😀😀"]));

@@ -9,6 +9,7 @@
 // continue and is made to resync in full — that is where asynchronous replication loses writes.
 
 import type { NodeId } from "../machine.js";
+import { utf8ByteLength } from "../resp/codec.js";
 import type { Json } from "../trace.js";
 import { CLUSTER_CONST, type ClusterConfig, type ReplEntry, type ReplMsg } from "./types.js";
 
@@ -28,23 +29,8 @@ export const DATA_COMMANDS: Readonly<Record<string, { readonly write: boolean; r
 export function respSize(cmd: readonly string[]): number {
   let n = 3 + String(cmd.length).length;
   for (const a of cmd) {
-    const bytes = utf8Length(a);
+    const bytes = utf8ByteLength(a); // RESP lengths count bytes, not UTF-16 code units
     n += 5 + String(bytes).length + bytes;
-  }
-  return n;
-}
-
-/** Bytes of `s` in UTF-8 (RESP lengths count bytes, not UTF-16 code units). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4; // a surrogate pair: one code point of four bytes
-      i += 1;
-    } else n += 3;
   }
   return n;
 }

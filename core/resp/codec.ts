@@ -83,8 +83,8 @@ export function encodeUtf8(text: string): Uint8Array {
   return out;
 }
 
-/** How many bytes `writeUtf8` writes for `text`. */
-function utf8ByteLength(text: string): number {
+/** How many bytes `text` takes in UTF-8 (a lone surrogate counts as U+FFFD, three bytes). */
+export function utf8ByteLength(text: string): number {
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
