@@ -26,3 +26,35 @@ describe("shipped scenarios", () => {
     }
   });
 });
+
+describe("redis-cluster client histories", () => {
+  const noFaults = [
+    "name: quiet-cluster",
+    "machine: redis-cluster",
+    "nodes: 6",
+    "durationMs: 6000",
+    "config: { topology: { masters: 3, replicasPerMaster: 1 }, nodeTimeoutMs: 1000 }",
+    "workload: { clients: 4, thinkMs: 5, timeoutMs: 1000 }",
+    "",
+  ].join("\n");
+
+  it("with no faults, every key's history is linearizable", () => {
+    const scenario = loadScenario("quiet-cluster.yaml", noFaults);
+    for (const seed of [1, 2, 3]) {
+      const r = runScenario(scenario, { seed, sink: null, detail: "events" });
+      const lin = r.reports.find((x) => x.name === "linearizable");
+      expect(lin?.figures["verdict"], `seed ${seed}: ${lin?.text}`).toBe("ok");
+      expect(lin?.figures["operations"] as number).toBeGreaterThan(500);
+    }
+  });
+
+  it("a partitioned master that keeps acknowledging writes makes some history non-linearizable", () => {
+    const path = join(dir, "master-minority-partition.yaml");
+    const r = runScenario(loadScenario(path, readFileSync(path, "utf8")), { seed: 1, sink: null, detail: "events" });
+    const lost = r.reports.find((x) => x.name === "writes lost")?.figures["lost"] as number;
+    const lin = r.reports.find((x) => x.name === "linearizable");
+    expect(lost).toBeGreaterThan(0);
+    expect(lin?.figures["verdict"]).toBe("violation");
+    expect(lin?.text).toMatch(/^no: key k\d+: c\d lrange/);
+  });
+});

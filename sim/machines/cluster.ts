@@ -10,6 +10,7 @@ import { ClusterNode } from "../../core/cluster/node.js";
 import { SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig } from "../../core/cluster/types.js";
 import type { Json } from "../../core/trace.js";
+import { type Call, checkKeyed, type KeyedOp, listModel, type Result } from "../checkers/linearizable.js";
 import { voteOnce } from "../checkers/vote-once.js";
 import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunReporter, TraceLine } from "./adapter.js";
 
@@ -203,6 +204,54 @@ function currentEpochMonotonic(): InvariantChecker {
  * the end. Those missing were acknowledged and then lost (asynchronous replication under a
  * failover or partition): Redis's known weakness, counted here rather than failed.
  */
+/** The workload's commands as the linearizability checker's list calls (null: not checked). */
+function callOf(cmd: readonly unknown[]): Call | null {
+  if (cmd[0] === "RPUSH" && cmd.length === 3) return { kind: "rpush", value: String(cmd[2]) };
+  if (cmd[0] === "LRANGE" && cmd[2] === "0" && cmd[3] === "-1") return { kind: "lrange" };
+  return null;
+}
+
+/**
+ * Whether every key's client history is linearizable (core/cluster replicates asynchronously, so
+ * a failover may lose acknowledged writes and a run with faults may well not be; with no faults
+ * it must be). A definite error (MOVED, CLUSTERDOWN) took no effect and is left out; a timed-out
+ * operation may or may not have. A figure, not a verdict: scenarios decide what they expect.
+ */
+function linearizability(): RunReporter {
+  const open = new Map<string, { key: string; call: Call; client: string; invokeMs: number }>();
+  const ops: KeyedOp[] = [];
+  return {
+    name: "linearizable",
+    onTrace(line: TraceLine) {
+      if (line.type !== "client-op" || line.node === undefined) return;
+      const k = `${line.node}\u0000${String(line["op"])}`;
+      if (line["phase"] === "invoke") {
+        const cmd = (line["req"] as { cmd?: unknown } | null)?.cmd;
+        const call = Array.isArray(cmd) ? callOf(cmd) : null;
+        if (call !== null) open.set(k, { key: String((cmd as unknown[])[1]), call, client: line.node, invokeMs: line.t });
+        return;
+      }
+      const o = open.get(k);
+      if (o === undefined) return;
+      open.delete(k);
+      if (line["phase"] === "info") ops.push({ ...o, completeMs: null });
+      else if (line["phase"] === "ok") ops.push({ ...o, completeMs: line.t, result: line["value"] as Result });
+    },
+    report() {
+      for (const o of open.values()) ops.push({ ...o, completeMs: null }); // still waiting at the end
+      const keys = new Set(ops.map((o) => o.key)).size;
+      const r = checkKeyed(ops, () => listModel);
+      const text =
+        r.verdict === "ok"
+          ? `yes: ${ops.length} operations on ${keys} keys`
+          : r.verdict === "violation"
+            ? `no: ${r.culprit ?? "a key's history has no valid order"}`
+            : `unknown: the search ran out of budget (${r.steps} steps)`;
+      return { text, figures: { verdict: r.verdict, operations: ops.length, keys, steps: r.steps } };
+    },
+  };
+}
+
 function lostWrites(): RunReporter {
   const invoked = new Map<string, { key: string; element: string }>();
   const acked: { key: string; element: string }[] = [];
@@ -298,7 +347,7 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
     voteOnce({ name: "vote-once-per-epoch", description: "no master votes twice in one epoch, even across a crash", round: "epoch", forgetOnWipe: true }),
     currentEpochMonotonic(),
   ],
-  reporters: () => [lostWrites()],
+  reporters: () => [lostWrites(), linearizability()],
   converged(view) {
     const live = view.nodes.filter((n) => view.status(n) === "up");
     if (live.length === 0) return "no node is up";
