@@ -2,6 +2,7 @@
 // set of slots that messages can carry by reference.
 
 import { assert } from "../machine.js";
+import { encodeUtf8 } from "../resp/codec.js";
 
 export const SLOTS = 16384;
 
@@ -19,20 +20,8 @@ const CRC16_TABLE: Uint16Array = (() => {
 /** CRC16 over the UTF-8 bytes of `s`. */
 export function crc16(s: string): number {
   let crc = 0;
-  for (const b of utf8(s)) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ b) & 0xff] as number);
+  for (const b of encodeUtf8(s)) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ b) & 0xff] as number);
   return crc;
-}
-
-function utf8(s: string): number[] {
-  const out: number[] = [];
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-  }
-  return out;
 }
 
 /** The slot of a key: its hash tag (text between the first `{` and the next `}`, if non-empty) decides. */
