@@ -1,0 +1,162 @@
+// The Redis 7 keyspace of one node as a pure value: `exec(args, nowMs)` runs one command and
+// returns its reply together with what the host needs to replicate it, invalidate WATCHes and
+// park blocked clients. No IO, no clock, no randomness of its own: time is an argument and the
+// active expiry cycle takes the node's PRNG.
+
+import { Resp, type RespValue } from "../resp/codec.js";
+import { byteStringToText } from "./bytes.js";
+import { COMMANDS, arityOk } from "./commands.js";
+import { Ctx, type Handler, type KeyspaceLimits, ReplyError } from "./ctx.js";
+import { Db, type Value, isExpiredAt } from "./db.js";
+import { GENERIC_COMMANDS } from "./generic.js";
+import { HASH_COMMANDS } from "./hashes.js";
+import { type BlockOn, type ListEnd, LIST_COMMANDS, blockingPop, tryServePop } from "./lists.js";
+import { SET_COMMANDS } from "./sets.js";
+import { STRING_COMMANDS } from "./strings.js";
+
+export type { BlockOn, ListEnd } from "./lists.js";
+
+/** What one command did. */
+export interface Result {
+  readonly reply: RespValue;
+  /** Changes to the dataset as Redis's server.dirty counts them (0 for reads and no-ops). */
+  readonly dirty: number;
+  /**
+   * Commands to send to replicas and the AOF, in order: a DEL for each key lazy expiry removed,
+   * then the command itself — as received, or rewritten the way Redis rewrites it (relative
+   * expiries become PEXPIREAT / SET … PXAT, INCRBYFLOAT becomes SET … KEEPTTL, …). Empty when
+   * nothing changed.
+   */
+  readonly propagate: readonly (readonly string[])[];
+  /** Keys whose value or TTL changed, lazily expired ones included: what WATCH watches. */
+  readonly touched: readonly string[];
+  /** Set when BLPOP/BRPOP found nothing: the host parks the client (see lists.ts). */
+  readonly block?: BlockOn;
+}
+
+export interface ActiveExpireReport {
+  readonly sampled: number;
+  readonly expired: number;
+  /** One DEL per expired key, for replicas. */
+  readonly propagate: readonly (readonly string[])[];
+}
+
+/** activeExpireCycle's tuning: keys sampled per round, and the expired share that repeats. */
+export const ACTIVE_EXPIRE_SAMPLE_KEYS = 20;
+export const ACTIVE_EXPIRE_REPEAT_PERCENT = 25;
+
+export const DEFAULT_LIMITS: KeyspaceLimits = { stringBytesMax: 512 * 1024 * 1024 };
+
+const HANDLERS: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...STRING_COMMANDS, ...GENERIC_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...HASH_COMMANDS }));
+
+/** Redis 7's reply to a command it does not know. */
+export function unknownCommandError(args: readonly string[]): RespValue {
+  let quoted = "";
+  for (let i = 1; i < args.length && quoted.length < 128; i++) {
+    quoted += `'${(args[i] as string).slice(0, 128 - quoted.length)}' `;
+  }
+  return Resp.error(`ERR unknown command '${byteStringToText((args[0] ?? "").slice(0, 128))}', with args beginning with: ${byteStringToText(quoted)}`);
+}
+
+export class Keyspace {
+  private readonly db = new Db();
+  /** stat_expiredkeys: keys removed by lazy or active expiry since creation. */
+  expiredKeys = 0;
+
+  constructor(private readonly limits: KeyspaceLimits = DEFAULT_LIMITS) {}
+
+  /** Number of keys, expired-but-not-yet-removed ones included (as DBSIZE counts). */
+  get size(): number {
+    return this.db.size;
+  }
+
+  /** Runs one command. `args[0]` is its name in any case; every argument is a byte string. */
+  exec(args: readonly string[], nowMs: number): Result {
+    const name = (args[0] ?? "").toLowerCase();
+    const spec = COMMANDS.get(name);
+    if (spec === undefined || (!HANDLERS.has(name) && name !== "blpop" && name !== "brpop")) return quiet(unknownCommandError(args));
+    if (!arityOk(spec, args.length)) return quiet(Resp.error(`ERR wrong number of arguments for '${spec.name}' command`));
+    const ctx = this.context(args, nowMs);
+    let reply: RespValue;
+    let block: BlockOn | null = null;
+    try {
+      if (name === "blpop" || name === "brpop") {
+        const r = blockingPop(ctx, name === "blpop" ? "left" : "right");
+        reply = r.reply;
+        block = r.block;
+      } else {
+        reply = (HANDLERS.get(name) as Handler)(ctx);
+      }
+    } catch (e) {
+      if (!(e instanceof ReplyError)) throw e;
+      reply = e.reply;
+    }
+    const result = finish(ctx, reply);
+    return block === null ? result : { ...result, block };
+  }
+
+  /**
+   * The non-blocking half of BLPOP/BRPOP for a parked client: pops from the first of `keys`
+   * holding a list, answering [key, element] and propagating LPOP/RPOP; null while all are empty.
+   */
+  serveBlockedPop(keys: readonly string[], end: ListEnd, nowMs: number): Result | null {
+    const ctx = this.context([end === "left" ? "BLPOP" : "BRPOP", ...keys, "0"], nowMs);
+    const reply = tryServePop(ctx, keys, end, false);
+    return reply === null ? null : finish(ctx, reply);
+  }
+
+  /**
+   * One active expiry cycle, like Redis's activeExpireCycle: sample up to 20 keys with a TTL,
+   * delete the expired ones, and repeat while more than 25% of a round had expired — never
+   * sampling more than `budget` keys in all.
+   */
+  activeExpire(nowMs: number, rng: { next(): number }, budget: number): ActiveExpireReport {
+    let sampled = 0;
+    let expired = 0;
+    const propagate: string[][] = [];
+    while (sampled < budget && this.db.ttlCount > 0) {
+      const round = Math.min(ACTIVE_EXPIRE_SAMPLE_KEYS, budget - sampled, this.db.ttlCount);
+      let roundExpired = 0;
+      for (let i = 0; i < round && this.db.ttlCount > 0; i++) {
+        const key = this.db.randomTtlKey(rng) as string;
+        sampled++;
+        if (isExpiredAt(this.db.peek(key)?.expireAtMs ?? null, nowMs)) {
+          this.db.delete(key);
+          this.expiredKeys++;
+          roundExpired++;
+          propagate.push(["DEL", key]);
+        }
+      }
+      expired += roundExpired;
+      if (roundExpired * 100 <= round * ACTIVE_EXPIRE_REPEAT_PERCENT) break;
+    }
+    return { sampled, expired, propagate };
+  }
+
+  /** Inspection for tests and checkers: the value and TTL of `key` without expiring it. */
+  inspect(key: string): { readonly value: Value; readonly expireAtMs: number | null } | undefined {
+    const entry = this.db.peek(key);
+    return entry === undefined ? undefined : { value: entry.value, expireAtMs: entry.expireAtMs };
+  }
+
+  private context(args: readonly string[], nowMs: number): Ctx {
+    return new Ctx(this.db, nowMs, args, this.limits, () => {
+      this.expiredKeys++;
+    });
+  }
+}
+
+function quiet(reply: RespValue): Result {
+  return { reply, dirty: 0, propagate: [], touched: [] };
+}
+
+/**
+ * The Result of a finished command. Like Redis's call(), a command propagates when it changed
+ * the dataset (dirty > 0), or when it asked to be propagated regardless (FLUSHALL on an empty
+ * database sets `rewrite` with no dirty count).
+ */
+function finish(ctx: Ctx, reply: RespValue): Result {
+  const propagate: (readonly string[])[] = ctx.expired.map((key) => ["DEL", key]);
+  propagate.push(...(ctx.rewrite ?? (ctx.dirty > 0 ? [ctx.args] : [])));
+  return { reply, dirty: ctx.dirty, propagate, touched: [...ctx.touched] };
+}
