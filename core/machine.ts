@@ -42,6 +42,8 @@ export type Input<M extends Message, Req> =
   | { readonly kind: "message"; readonly from: NodeId; readonly msg: M }
   | { readonly kind: "timer"; readonly name: string }
   | { readonly kind: "client"; readonly client: ClientId; readonly reqId: number; readonly req: Req }
+  /** The client's connection closed (hosts with connections say so; the simulator's clients never close). */
+  | { readonly kind: "client-closed"; readonly client: ClientId }
   | { readonly kind: "persisted"; readonly id: PersistId };
 
 /**
@@ -75,6 +77,10 @@ export type Effect<M extends Message, Rep> =
       readonly value: Rep;
       readonly after?: PersistId;
     }
+  /** A message to a client that answers no request (pub/sub messages, RESP3 pushes). */
+  | { readonly kind: "push"; readonly client: ClientId; readonly value: Rep }
+  /** Close the client's connection after what was sent to it so far (QUIT). */
+  | { readonly kind: "close"; readonly client: ClientId }
   | { readonly kind: "trace"; readonly event: TraceEvent; readonly after?: PersistId };
 
 /**

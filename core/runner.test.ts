@@ -29,6 +29,10 @@ function label(e: Fx): string {
       return `set:${e.name}`;
     case "cancel-timer":
       return `cancel:${e.name}`;
+    case "push":
+      return `push:${e.value}`;
+    case "close":
+      return `close:${e.client}`;
   }
 }
 const labels = (fx: readonly Fx[]): string[] => fx.map(label);

@@ -63,11 +63,12 @@ export class Workload implements WorldListener {
   onLine(): void {}
   onNodeChanged(): void {}
 
-  onReply(clientId: string, from: NodeId, reqId: number, value: unknown): void {
+  onReply(clientId: string, from: NodeId, reqId: number, reply: unknown): void {
     const c = this.clients.get(clientId);
     const op = c?.op;
     if (c === undefined || op === null || op === undefined || op.attempt !== reqId) return;
-    const verdict = this.model.classify(value as Json);
+    const value = this.model.toJson === undefined ? (reply as Json) : this.model.toJson(reply);
+    const verdict = this.model.classify(value);
     if (verdict.outcome === "redirect") {
       if (op.redirects >= this.cfg.redirectsMax) {
         this.complete(c, "fail", { error: "too many redirects", last: value as Json });

@@ -9,125 +9,16 @@
 // continue and is made to resync in full — that is where asynchronous replication loses writes.
 
 import type { NodeId } from "../machine.js";
-import { utf8ByteLength } from "../resp/codec.js";
-import type { Json } from "../trace.js";
-import { CLUSTER_CONST, type ClusterConfig, type ReplEntry, type ReplMsg } from "./types.js";
+import { Keyspace } from "../keyspace/keyspace.js";
+import { keySlot } from "./slots.js";
+import { CLUSTER_CONST, type ClusterConfig, type ReplEntry, type ReplMsg, type SnapshotEntry } from "./types.js";
 
-type Value = { readonly kind: "string"; readonly value: string } | { readonly kind: "list"; readonly items: string[] };
-
-/** The commands this keyspace knows, by name: the index of the key argument and whether it writes. */
-export const DATA_COMMANDS: Readonly<Record<string, { readonly write: boolean; readonly arity: number }>> = {
-  GET: { write: false, arity: 2 },
-  SET: { write: true, arity: 3 },
-  DEL: { write: true, arity: 2 },
-  RPUSH: { write: true, arity: -3 },
-  LRANGE: { write: false, arity: 4 },
-  LLEN: { write: false, arity: 2 },
-};
-
-/** Bytes of a command as RESP encodes it: what replication offsets count. */
+/** Bytes of a command as RESP encodes it: what replication offsets count. Arguments are byte strings. */
 export function respSize(cmd: readonly string[]): number {
   let n = 3 + String(cmd.length).length;
-  for (const a of cmd) {
-    const bytes = utf8ByteLength(a); // RESP lengths count bytes, not UTF-16 code units
-    n += 5 + String(bytes).length + bytes;
-  }
+  for (const a of cmd) n += 5 + String(a.length).length + a.length;
   return n;
 }
-
-export type Applied = { readonly ok: Json } | { readonly err: string };
-
-export class Keyspace {
-  private readonly map = new Map<string, Value>();
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
-
-  /** Runs a command known to DATA_COMMANDS with the right arity. */
-  apply(cmd: readonly string[]): Applied {
-    const name = (cmd[0] as string).toUpperCase();
-    const key = cmd[1] as string;
-    const v = this.map.get(key);
-    switch (name) {
-      case "GET":
-        if (v === undefined) return { ok: null };
-        return v.kind === "string" ? { ok: v.value } : WRONGTYPE;
-      case "SET":
-        this.map.set(key, { kind: "string", value: cmd[2] as string });
-        return { ok: "OK" };
-      case "DEL":
-        return { ok: this.map.delete(key) ? 1 : 0 };
-      case "RPUSH": {
-        if (v !== undefined && v.kind !== "list") return WRONGTYPE;
-        const list = v ?? { kind: "list" as const, items: [] };
-        list.items.push(...cmd.slice(2));
-        this.map.set(key, list);
-        return { ok: list.items.length };
-      }
-      case "LLEN":
-        if (v === undefined) return { ok: 0 };
-        return v.kind === "list" ? { ok: v.items.length } : WRONGTYPE;
-      case "LRANGE": {
-        if (v === undefined) return { ok: [] };
-        if (v.kind !== "list") return WRONGTYPE;
-        const n = v.items.length;
-        let start = Number(cmd[2]);
-        let stop = Number(cmd[3]);
-        if (!Number.isInteger(start) || !Number.isInteger(stop)) return { err: "ERR value is not an integer or out of range" };
-        if (start < 0) start = Math.max(0, n + start);
-        if (stop < 0) stop = n + stop;
-        if (stop < 0 || start > stop || start >= n) return { ok: [] };
-        return { ok: v.items.slice(start, Math.min(stop, n - 1) + 1) };
-      }
-      default:
-        return { err: `ERR unknown command '${name}'` };
-    }
-  }
-
-  /** Keys whose slot `inSlot` accepts are dropped (a node that lost slots it still had keys in). */
-  dropWhere(inSlot: (key: string) => boolean): number {
-    let n = 0;
-    for (const key of [...this.map.keys()]) {
-      if (inSlot(key)) {
-        this.map.delete(key);
-        n += 1;
-      }
-    }
-    return n;
-  }
-
-  /** Serializable pairs for a full resync, in key order (deterministic). */
-  snapshot(): [string, string[]][] {
-    return [...this.map.keys()].sort().map((k) => {
-      const v = this.map.get(k) as Value;
-      return [k, v.kind === "string" ? ["s", v.value] : ["l", ...v.items]];
-    });
-  }
-
-  load(pairs: readonly (readonly [string, readonly string[]])[]): void {
-    for (const [k, enc] of pairs) {
-      if (enc[0] === "s") this.map.set(k, { kind: "string", value: enc[1] ?? "" });
-      else this.map.set(k, { kind: "list", items: enc.slice(1) });
-    }
-  }
-
-  /** Inspection for checkers: the items of a list (empty when absent). */
-  list(key: string): readonly string[] {
-    const v = this.map.get(key);
-    return v?.kind === "list" ? v.items : [];
-  }
-
-  keys(): string[] {
-    return [...this.map.keys()].sort();
-  }
-}
-
-const WRONGTYPE: Applied = { err: "WRONGTYPE Operation against a key holding the wrong kind of value" };
 
 interface ReplicaLink {
   /** The offset the replica last acknowledged (REPLCONF ACK). */
@@ -143,7 +34,7 @@ export type ReplSend = (to: NodeId, msg: ReplMsg) => void;
  * `masterAddress` (applies what it receives); `promote` and `follow` switch.
  */
 export class Replication {
-  readonly data = new Keyspace();
+  readonly data = new Keyspace(undefined, keySlot);
   /** The replication id of the history this node's data belongs to. */
   replid: string;
   /** The previous replication id and the first offset not covered by it (PSYNC2). */
@@ -167,12 +58,14 @@ export class Replication {
   private psyncSentMs = -Infinity;
   private ackSentMs = -Infinity;
   private pingSentMs = -Infinity;
-  private loadingPairs: (readonly [string, readonly string[]])[] = [];
+  private loadingPairs: SnapshotEntry[] = [];
 
   constructor(
     private readonly config: ClusterConfig,
     newReplid: () => string,
     private readonly send: ReplSend,
+    /** Keys a replica's stream or resync changed (WATCH sees them). */
+    private readonly applied: (keys: readonly string[]) => void = () => {},
   ) {
     this.replid = newReplid();
   }
@@ -181,20 +74,29 @@ export class Replication {
     return this.masterAddress !== null;
   }
 
-  /** Master: applies a client write, appends it to the backlog and streams it to every replica. */
-  write(cmd: readonly string[]): Applied {
-    const r = this.data.apply(cmd);
-    if ("err" in r) return r;
-    const entry: ReplEntry = { cmd, size: respSize(cmd) };
+  /**
+   * Master: appends what a command propagated to the backlog and streams it to every replica, in
+   * one message (so a transaction reaches a replica whole).
+   */
+  feed(cmds: readonly (readonly string[])[]): void {
+    if (cmds.length === 0) return;
     const at = this.offset;
-    this.offset += entry.size;
-    this.backlog.push({ offset: at, entry });
-    this.backlogBytes += entry.size;
+    const entries: ReplEntry[] = [];
+    for (const cmd of cmds) {
+      const entry: ReplEntry = { cmd, size: respSize(cmd) };
+      entries.push(entry);
+      this.backlog.push({ offset: this.offset, entry });
+      this.backlogBytes += entry.size;
+      this.offset += entry.size;
+    }
+    this.trimBacklog();
+    for (const to of this.replicas.keys()) this.send(to, { type: "stream", offset: at, entries });
+  }
+
+  private trimBacklog(): void {
     while (this.backlogBytes > this.config.replBacklogBytes && this.backlog.length > 1) {
       this.backlogBytes -= (this.backlog.shift() as { entry: ReplEntry }).entry.size;
     }
-    for (const to of this.replicas.keys()) this.send(to, { type: "stream", offset: at, entries: [entry] });
-    return r;
   }
 
   /** This node stops replicating and serves its data as a master with a new replication id. */
@@ -265,11 +167,11 @@ export class Replication {
         this.state = "loading";
         return;
       case "snapshot":
-        if (this.state === "loading") this.loadingPairs.push(...msg.pairs);
+        if (this.state === "loading") this.loadingPairs.push(...msg.entries);
         return;
       case "snapshot-end":
         if (this.state !== "loading") return;
-        this.data.load(this.loadingPairs);
+        for (const e of this.loadingPairs) this.data.restoreEntry(e.key, e.payload, e.expireAtMs, nowMs);
         this.loadingPairs = [];
         this.state = "connected";
         return;
@@ -290,20 +192,26 @@ export class Replication {
           return;
         }
         for (const e of msg.entries) {
-          this.data.apply(e.cmd);
+          const name = e.cmd[0];
+          // MULTI/EXEC frame a transaction in the stream; the message already delivers it whole.
+          if (name !== "MULTI" && name !== "EXEC") this.applied(this.data.exec(e.cmd, nowMs).touched);
           this.backlog.push({ offset: this.offset, entry: e });
           this.backlogBytes += e.size;
           this.offset += e.size;
         }
-        while (this.backlogBytes > this.config.replBacklogBytes && this.backlog.length > 1) {
-          this.backlogBytes -= (this.backlog.shift() as { entry: ReplEntry }).entry.size;
-        }
+        this.trimBacklog();
         return;
       case "repl-ping":
         // A master ahead of us with nothing arriving lost our stream (a broken connection): resync.
         if (this.state === "connected" && msg.offset !== this.offset) {
           this.linkDown(nowMs);
           this.connect(nowMs);
+        }
+        return;
+      case "repl-getack":
+        if (this.state === "connected") {
+          this.ackSentMs = nowMs;
+          this.send(from, { type: "repl-ack", offset: this.offset });
         }
         return;
       case "repl-reset":
@@ -313,6 +221,16 @@ export class Replication {
       default:
         return;
     }
+  }
+
+  /** The backlog for INFO: the offset of its first byte and how many bytes it holds. */
+  backlogInfo(): { firstByteOffset: number; histlen: number } {
+    return { firstByteOffset: (this.backlog[0]?.offset ?? this.offset) + 1, histlen: this.backlogBytes };
+  }
+
+  /** Master: asks every replica for an ack now (REPLCONF GETACK, for WAIT). */
+  requestAcks(): void {
+    for (const to of this.replicas.keys()) this.send(to, { type: "repl-getack" });
   }
 
   /** Replicas and the offsets they acknowledged, by address (for WAIT and inspection). */
@@ -332,9 +250,9 @@ export class Replication {
       return;
     }
     this.send(from, { type: "fullresync", replid: this.replid, offset: this.offset });
-    const pairs = this.data.snapshot();
-    for (let i = 0; i < pairs.length; i += CLUSTER_CONST.snapshotChunk) {
-      this.send(from, { type: "snapshot", pairs: pairs.slice(i, i + CLUSTER_CONST.snapshotChunk) });
+    const entries = this.data.snapshot();
+    for (let i = 0; i < entries.length; i += CLUSTER_CONST.snapshotChunk) {
+      this.send(from, { type: "snapshot", entries: entries.slice(i, i + CLUSTER_CONST.snapshotChunk) });
     }
     this.send(from, { type: "snapshot-end" });
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Effect, Input, NodeId, Prng } from "../machine.js";
 import { NodeRunner } from "../runner.js";
 import type { Json, TraceEvent } from "../trace.js";
+import { type Plain, plain } from "../keyspace/plain.js";
 import { ClusterNode } from "./node.js";
 import { keySlot, SLOTS, splitSlots } from "./slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig, type ClusterMsg, type ClusterRep, type ClusterReq, FLAG, type Header, MFLAG } from "./types.js";
@@ -102,6 +103,7 @@ class Harness {
   readonly out: Logged[] = [];
   readonly delivered: Envelope[] = [];
   readonly replies: { t: number; node: NodeId; client: string; reqId: number; value: ClusterRep }[] = [];
+  readonly pushes: { t: number; node: NodeId; client: string; value: ClusterRep }[] = [];
   /** Messages for which this is true are lost (a partition). */
   cut: (from: NodeId, to: NodeId, msg: ClusterMsg) => boolean = () => false;
   /** Messages for which this is true wait in `held` until released. */
@@ -162,6 +164,9 @@ class Harness {
           break;
         case "reply":
           this.replies.push({ t: this.now, node: id, client: e.client, reqId: e.reqId, value: e.value });
+          break;
+        case "push":
+          this.pushes.push({ t: this.now, node: id, client: e.client, value: e.value });
           break;
         case "trace":
           break;
@@ -258,10 +263,26 @@ class Harness {
     this.cut = () => false;
   }
 
-  client(id: NodeId, cmd: readonly string[], client = "c1"): ClusterRep | undefined {
+  /** Sends a command and returns its reply as plain data (core/keyspace/plain.ts), undefined while blocked. */
+  client(id: NodeId, cmd: readonly string[], client = "c1", asking = false): Plain | undefined {
+    return this.replyTo(id, this.request(id, cmd, client, asking));
+  }
+
+  /** Sends a command; returns its request id (for replyTo, once it unblocks). */
+  request(id: NodeId, cmd: readonly string[], client = "c1", asking = false): number {
     const reqId = ++this.reqId;
-    this.input(id, { kind: "client", client, reqId, req: { cmd } });
-    return this.replies.find((r) => r.node === id && r.reqId === reqId)?.value;
+    this.input(id, { kind: "client", client, reqId, req: asking ? { cmd, asking } : { cmd } });
+    return reqId;
+  }
+
+  replyTo(id: NodeId, reqId: number): Plain | undefined {
+    const value = this.replies.find((r) => r.node === id && r.reqId === reqId)?.value;
+    return value === undefined ? undefined : plain(value);
+  }
+
+  /** Pushed messages (pub/sub) a client got from a node, as plain data. */
+  pushed(id: NodeId, client: string): Plain[] {
+    return this.pushes.filter((p) => p.node === id && p.client === client).map((p) => plain(p.value));
   }
 
   /** Trace events that left the runners (visible), optionally of one node and type. */
@@ -970,7 +991,7 @@ describe("replica election", () => {
     h.run(5_000);
     expect(h.traces("n4", "failover-start")).toEqual([]);
     expect(role(h, "n4")).toBe("replica");
-    expect(h.client("n4", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ status: "OK" });
+    expect(h.client("n4", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ simple: "OK" });
     h.runUntil(() => role(h, "n4") === "master", 1_000, "n4 promoted by hand");
   });
 
@@ -1136,7 +1157,7 @@ describe("votes (FAILOVER_AUTH_REQUEST → FAILOVER_AUTH_ACK)", () => {
   it("refused: master-not-failed (no forceAck); the same request with forceAck (CLUSTER FAILOVER FORCE) is granted", () => {
     const h = settled();
     h.hold = (_f, _t, m) => m.type === "failover-auth-request";
-    expect(h.client("n6", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ status: "OK" });
+    expect(h.client("n6", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ simple: "OK" });
     h.runUntil(() => h.held.some((e) => e.from === "n6"), 1_000, "n6 asks for votes");
     const req = heldMsg(h, "n6", "n2");
     expect(header(req).mflags & MFLAG.forceAck).toBe(MFLAG.forceAck);
@@ -1217,7 +1238,7 @@ describe("manual failover (CLUSTER FAILOVER)", () => {
   it("default: the master pauses writes, the replica catches up and is elected with forceAck; the old master follows it", () => {
     const h = settled();
     expect(h.client("n1", ["RPUSH", K1, "before"])).toBe(1);
-    expect(h.client("n4", ["CLUSTER", "FAILOVER"])).toEqual({ status: "OK" });
+    expect(h.client("n4", ["CLUSTER", "FAILOVER"])).toEqual({ simple: "OK" });
     expect(h.sent("n4", "mfstart").map((e) => e.to)).toEqual(["n1"]);
     expect(h.traces("n1", "mf-paused").map((t) => t.event["replica"])).toEqual(["n4"]);
     expect(lastTrace(h, "n4", "mf-master-offset").event["offset"]).toBe(h.node("n1").inspect().offset);
@@ -1238,14 +1259,14 @@ describe("manual failover (CLUSTER FAILOVER)", () => {
     expect(h.node("n1").inspect()).toMatchObject({ role: "replica", master: "n4" });
     // The held write was answered with a redirect to the new master.
     const held = h.replies.slice(replies).find((r) => r.node === "n1");
-    expect(held?.value).toEqual({ err: `MOVED ${keySlot(K1)} n4` });
+    expect(held === undefined ? undefined : plain(held.value)).toEqual({ err: `MOVED ${keySlot(K1)} n4:6379` });
     expect(h.node("n4").list(K1)).toEqual(["before"]);
   });
 
   it("FORCE: no catch-up with the master, election at once even though the master is not FAIL", () => {
     const h = settled();
     h.crash("n1");
-    expect(h.client("n4", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ status: "OK" });
+    expect(h.client("n4", ["CLUSTER", "FAILOVER", "FORCE"])).toEqual({ simple: "OK" });
     h.runUntil(() => role(h, "n4") === "master", 1_000, "n4 promoted");
     expect(h.sent("n4", "mfstart")).toEqual([]);
     expect(failedOn(h, "n2", "n1")).toBe(false);
@@ -1281,7 +1302,7 @@ describe("manual failover (CLUSTER FAILOVER)", () => {
   it("a manual failover the master never answers times out after 5 s without an election", () => {
     const h = settled();
     h.cut = (_f, _t, m) => m.type === "mfstart";
-    expect(h.client("n4", ["CLUSTER", "FAILOVER"])).toEqual({ status: "OK" });
+    expect(h.client("n4", ["CLUSTER", "FAILOVER"])).toEqual({ simple: "OK" });
     h.run(5_300);
     expect(h.traces("n4", "mf-timeout").length).toBe(1);
     expect(h.sent("n4", "failover-auth-request")).toEqual([]);
@@ -1315,7 +1336,7 @@ describe("cluster state", () => {
     h.run(500);
     expect(h.state("n2")).toBe("ok");
     expect(h.client("n2", ["GET", K2])).toBe("v");
-    expect(h.client("n2", ["GET", K1])).toEqual({ err: `MOVED ${keySlot(K1)} n1` });
+    expect(h.client("n2", ["GET", K1])).toEqual({ err: `MOVED ${keySlot(K1)} n1:6379` });
   });
 
   it("unassigned slots: FAIL with full coverage; otherwise OK and -CLUSTERDOWN Hash slot not served", () => {
@@ -1326,7 +1347,7 @@ describe("cluster state", () => {
     const loose = settled({ slots, config: { requireFullCoverage: false } });
     const orphanKey = keyIn(16001, 16383);
     expect(loose.client("n3", ["GET", orphanKey])).toEqual({ err: "CLUSTERDOWN Hash slot not served" });
-    expect(loose.client("n3", ["SET", K3, "x"])).toEqual({ status: "OK" });
+    expect(loose.client("n3", ["SET", K3, "x"])).toEqual({ simple: "OK" });
   });
 
   it("FAIL in the minority; a master back from the minority waits the rejoin delay before OK", () => {
@@ -1349,7 +1370,7 @@ describe("cluster state", () => {
 describe("client commands", () => {
   it("Faultline: a master that has heard from no majority within node_timeout refuses writes, even before its cron notices", () => {
     const h = settled({ nodeConfig: { n4: { nofailover: true } } });
-    expect(h.client("n1", ["SET", K1, "v"])).toEqual({ status: "OK" });
+    expect(h.client("n1", ["SET", K1, "v"])).toEqual({ simple: "OK" });
     // n1 is paused: no input at all (its timers wait), then it resumes.
     h.member("n1").up = false;
     h.run(NT + 500);
@@ -1361,17 +1382,17 @@ describe("client commands", () => {
 
   it("MOVED to the slot's owner; replicas redirect unless READONLY, and never take writes", () => {
     const h = settled();
-    expect(h.client("n1", ["SET", K2, "v"])).toEqual({ err: `MOVED ${keySlot(K2)} n2` });
-    expect(h.client("n2", ["SET", K2, "v"])).toEqual({ status: "OK" });
+    expect(h.client("n1", ["SET", K2, "v"])).toEqual({ err: `MOVED ${keySlot(K2)} n2:6379` });
+    expect(h.client("n2", ["SET", K2, "v"])).toEqual({ simple: "OK" });
     expect(h.client("n2", ["GET", K2])).toBe("v");
-    expect(h.client("n5", ["GET", K2])).toEqual({ err: `MOVED ${keySlot(K2)} n2` });
-    expect(h.client("n5", ["READONLY"])).toEqual({ status: "OK" });
+    expect(h.client("n5", ["GET", K2])).toEqual({ err: `MOVED ${keySlot(K2)} n2:6379` });
+    expect(h.client("n5", ["READONLY"])).toEqual({ simple: "OK" });
     expect(h.client("n5", ["GET", K2])).toBe("v");
-    expect(h.client("n5", ["SET", K2, "w"])).toEqual({ err: `MOVED ${keySlot(K2)} n2` });
-    expect(h.client("n5", ["GET", K1])).toEqual({ err: `MOVED ${keySlot(K1)} n1` });
-    expect(h.client("n5", ["GET", K2], "other-client")).toEqual({ err: `MOVED ${keySlot(K2)} n2` });
-    expect(h.client("n5", ["READWRITE"])).toEqual({ status: "OK" });
-    expect(h.client("n5", ["GET", K2])).toEqual({ err: `MOVED ${keySlot(K2)} n2` });
+    expect(h.client("n5", ["SET", K2, "w"])).toEqual({ err: `MOVED ${keySlot(K2)} n2:6379` });
+    expect(h.client("n5", ["GET", K1])).toEqual({ err: `MOVED ${keySlot(K1)} n1:6379` });
+    expect(h.client("n5", ["GET", K2], "other-client")).toEqual({ err: `MOVED ${keySlot(K2)} n2:6379` });
+    expect(h.client("n5", ["READWRITE"])).toEqual({ simple: "OK" });
+    expect(h.client("n5", ["GET", K2])).toEqual({ err: `MOVED ${keySlot(K2)} n2:6379` });
   });
 
   it("hash tags route multi-key families to one node; CLUSTER KEYSLOT and MYID", () => {
@@ -1388,7 +1409,233 @@ describe("client commands", () => {
     const h = settled();
     expect(h.client("n1", ["GET"])).toEqual({ err: "ERR wrong number of arguments for 'get' command" });
     expect(h.client("n1", ["RPUSH", K1])).toEqual({ err: "ERR wrong number of arguments for 'rpush' command" });
-    expect(h.client("n1", ["FLUSHALL"])).toEqual({ err: "ERR unknown command 'FLUSHALL'" });
-    expect(h.client("n1", ["PING"])).toEqual({ status: "PONG" });
+    expect(h.client("n1", ["NOSUCH", "a", "b"])).toEqual({ err: "ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' " });
+    expect(h.client("n1", ["CLUSTER", "NOSUCH"])).toEqual({ err: "ERR unknown subcommand 'NOSUCH'. Try CLUSTER HELP." });
+    expect(h.client("n1", ["PING"])).toEqual({ simple: "PONG" });
+    expect(h.client("n1", ["PING", "hi"])).toEqual("hi");
+    expect(h.client("n1", ["ECHO", "x"])).toEqual("x");
+    expect(h.client("n1", ["SELECT", "0"])).toEqual({ simple: "OK" });
+    expect(h.client("n1", ["SELECT", "1"])).toEqual({ err: "ERR SELECT is not allowed in cluster mode" });
+  });
+});
+
+// ---- the data plane: sessions, transactions, blocking, WAIT, pub/sub, routing, migration ----------
+
+/** Keys sharing hash tag `tag`. */
+const tagged = (tag: string, i: number): string => `{${tag}}:${i}`;
+
+/** A hash tag whose slot is in lo..hi. */
+function tagIn(lo: number, hi: number): string {
+  for (let i = 0; ; i++) {
+    const s = keySlot(`t${i}`);
+    if (s >= lo && s <= hi) return `t${i}`;
+  }
+}
+
+describe("data plane", () => {
+  it("writes replicate: a READONLY replica serves the master's value; a transaction reaches it as MULTI … EXEC at the same offset", () => {
+    const h = settled();
+    expect(h.client("n1", ["SET", K1, "v"])).toEqual({ simple: "OK" });
+    expect(h.client("n1", ["MULTI"])).toEqual({ simple: "OK" });
+    const t = tagIn(0, 5460);
+    expect(h.client("n1", ["INCR", tagged(t, 1)])).toEqual({ simple: "QUEUED" });
+    expect(h.client("n1", ["RPUSH", tagged(t, 2), "a", "b"])).toEqual({ simple: "QUEUED" });
+    expect(h.client("n1", ["EXEC"])).toEqual([1, 2]);
+    h.run(100);
+    expect(h.client("n4", ["READONLY"])).toEqual({ simple: "OK" });
+    expect(h.client("n4", ["GET", K1])).toEqual("v");
+    expect(h.client("n4", ["LRANGE", tagged(t, 2), "0", "-1"])).toEqual(["a", "b"]);
+    expect(h.node("n4").inspect().offset).toBe(h.node("n1").inspect().offset);
+    const streamed = h.delivered.filter((e) => e.from === "n1" && e.to === "n4" && e.msg.type === "stream").map((e) => (e.msg as { entries: { cmd: string[] }[] }).entries.map((x) => x.cmd[0]));
+    expect(streamed).toContainEqual(["MULTI", "INCR", "RPUSH", "EXEC"]);
+    expect(h.client("n4", ["SET", K1, "w"])).toEqual({ err: `MOVED ${keySlot(K1)} n1:6379` });
+  });
+
+  it("CROSSSLOT for keys in different slots; hash tags keep them together", () => {
+    const h = settled();
+    expect(h.client("n1", ["MSET", "{a}1", "x", "{b}2", "y"])).toEqual({ err: "CROSSSLOT Keys in request don't hash to the same slot" });
+    const slot = keySlot("{u}");
+    const owner = slot <= 5460 ? "n1" : slot <= 10922 ? "n2" : "n3";
+    expect(h.client(owner, ["MSET", "{u}1", "x", "{u}2", "y"])).toEqual({ simple: "OK" });
+    expect(h.client(owner, ["MGET", "{u}1", "{u}2", "{u}3"])).toEqual(["x", "y", null]);
+  });
+
+  it("MULTI/EXEC/WATCH: a touched watch fails EXEC with a null array; a refused command aborts it; errors at EXEC stay per command", () => {
+    const h = settled();
+    const k = tagged("w", 1);
+    const owner = h.ids.find((id) => h.node(id).servesKey(k)) as NodeId;
+    h.client(owner, ["SET", k, "1"], "a");
+    expect(h.client(owner, ["WATCH", k], "a")).toEqual({ simple: "OK" });
+    expect(h.client(owner, ["MULTI"], "a")).toEqual({ simple: "OK" });
+    expect(h.client(owner, ["WATCH", k], "a")).toEqual({ err: "ERR WATCH inside MULTI is not allowed" });
+    expect(h.client(owner, ["MULTI"], "a")).toEqual({ err: "ERR MULTI calls can not be nested" });
+    expect(h.client(owner, ["INCR", k], "a")).toEqual({ simple: "QUEUED" });
+    expect(h.client(owner, ["SET", k, "9"], "b")).toEqual({ simple: "OK" }); // another client touches it
+    expect(h.client(owner, ["EXEC"], "a")).toEqual({ nullArray: true });
+    expect(h.client(owner, ["GET", k], "a")).toEqual("9");
+    // Unwatched after EXEC: the next transaction runs.
+    h.client(owner, ["MULTI"], "a");
+    h.client(owner, ["INCR", k], "a");
+    h.client(owner, ["LPUSH", k, "x"], "a"); // WRONGTYPE at run time, not at queue time
+    expect(h.client(owner, ["EXEC"], "a")).toEqual([10, { err: "WRONGTYPE Operation against a key holding the wrong kind of value" }]);
+    // An unknown command or a redirect while queueing aborts the whole transaction.
+    h.client(owner, ["MULTI"], "a");
+    expect(h.client(owner, ["NOSUCH"], "a")).toMatchObject({ err: expect.stringContaining("unknown command") });
+    h.client(owner, ["INCR", k], "a");
+    expect(h.client(owner, ["EXEC"], "a")).toEqual({ err: "EXECABORT Transaction discarded because of previous errors." });
+    const elsewhere = [K1, K2, K3].find((x) => !h.node(owner).servesKey(x)) as string;
+    h.client(owner, ["MULTI"], "a");
+    expect(h.client(owner, ["GET", elsewhere], "a")).toMatchObject({ err: expect.stringMatching(/^MOVED /) });
+    expect(h.client(owner, ["EXEC"], "a")).toEqual({ err: "EXECABORT Transaction discarded because of previous errors." });
+    expect(h.client(owner, ["EXEC"], "a")).toEqual({ err: "ERR EXEC without MULTI" });
+    expect(h.client(owner, ["DISCARD"], "a")).toEqual({ err: "ERR DISCARD without MULTI" });
+    expect(h.client(owner, ["GET", k], "a")).toEqual("10");
+  });
+
+  it("BLPOP blocks until another client pushes (first come, first served), or answers a null array at its timeout", () => {
+    const h = settled();
+    const k = K1;
+    const first = h.request("n1", ["BLPOP", k, "0"], "a");
+    const second = h.request("n1", ["BLPOP", k, "0"], "b");
+    expect(h.replyTo("n1", first)).toBeUndefined();
+    // A later command on a blocked connection waits behind it.
+    const queued = h.request("n1", ["PING"], "a");
+    expect(h.replyTo("n1", queued)).toBeUndefined();
+    expect(h.client("n1", ["RPUSH", k, "x"], "c")).toBe(1);
+    expect(h.replyTo("n1", first)).toEqual([k, "x"]);
+    expect(h.replyTo("n1", queued)).toEqual({ simple: "PONG" });
+    expect(h.replyTo("n1", second)).toBeUndefined();
+    expect(h.client("n1", ["LLEN", k], "c")).toBe(0);
+    const timed = h.request("n1", ["BRPOP", K1, "0.5"], "d");
+    h.run(400);
+    expect(h.replyTo("n1", timed)).toBeUndefined();
+    h.run(200);
+    expect(h.replyTo("n1", timed)).toEqual({ nullArray: true });
+    // The served pop replicated as LPOP: the replica's list is empty too.
+    h.run(100);
+    h.client("n4", ["READONLY"]);
+    expect(h.client("n4", ["LLEN", k])).toBe(0);
+  });
+
+  it("WAIT counts replicas that acknowledged the client's last write, blocking until they do or the timeout", () => {
+    const h = settled();
+    h.client("n1", ["SET", K1, "v"]);
+    const w = h.request("n1", ["WAIT", "1", "0"]);
+    // The master asked for acks (REPLCONF GETACK); the replica's ack arrives in the same pump.
+    expect(h.replyTo("n1", w)).toBe(1);
+    expect(h.client("n1", ["WAIT", "2", "100"])).toBeUndefined();
+    h.run(150);
+    expect(h.replies.at(-1)?.value).toEqual({ type: "integer", value: 1 });
+    // With the replica cut off, a new write is acknowledged by nobody.
+    h.cut = (f, t) => (f === "n1" && t === "n4") || (f === "n4" && t === "n1");
+    h.client("n1", ["SET", K1, "w"]);
+    const w2 = h.request("n1", ["WAIT", "1", "300"]);
+    h.run(200);
+    expect(h.replyTo("n1", w2)).toBeUndefined();
+    h.run(150);
+    expect(h.replyTo("n1", w2)).toBe(0);
+    expect(h.client("n4", ["WAIT", "1", "0"])).toEqual({
+      err: "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+    });
+  });
+
+  it("PUBLISH reaches subscribers on every node over the bus; SPUBLISH only the shard", () => {
+    const h = settled();
+    expect(h.client("n2", ["SUBSCRIBE", "news"], "s1")).toEqual({ push: ["subscribe", "news", 1] });
+    expect(h.client("n6", ["PSUBSCRIBE", "n*"], "s2")).toEqual({ push: ["psubscribe", "n*", 1] });
+    expect(h.client("n2", ["GET", K2], "s1")).toEqual({ err: "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context" });
+    expect(h.client("n1", ["PUBLISH", "news", "hello"], "p")).toBe(0); // no local subscriber on n1
+    expect(h.pushed("n2", "s1")).toEqual([{ push: ["message", "news", "hello"] }]);
+    expect(h.pushed("n6", "s2")).toEqual([{ push: ["pmessage", "n*", "news", "hello"] }]);
+    // Sharded: the channel is a key; only n1's shard (n1, n4) hears it.
+    expect(h.client("n4", ["READONLY"], "s3")).toEqual({ simple: "OK" });
+    expect(h.client("n4", ["SSUBSCRIBE", K1], "s3")).toEqual({ push: ["ssubscribe", K1, 1] });
+    expect(h.client("n2", ["SSUBSCRIBE", K1], "s4")).toEqual({ err: `MOVED ${keySlot(K1)} n1:6379` });
+    expect(h.client("n1", ["SPUBLISH", K1, "m"], "p")).toBe(0);
+    expect(h.pushed("n4", "s3")).toEqual([{ push: ["smessage", K1, "m"] }]);
+    expect(h.pushed("n2", "s1")).toHaveLength(1);
+  });
+
+  it("resharding one slot: MIGRATING/IMPORTING, ASK for keys already moved, TRYAGAIN for a split multi-key request, MIGRATE, then SETSLOT NODE everywhere", () => {
+    const h = settled();
+    const slot = keySlot(tagged("m", 0));
+    const src = h.ids.find((id) => h.node(id).servesKey(tagged("m", 0))) as NodeId;
+    const dst = (["n1", "n2", "n3"] as NodeId[]).find((id) => id !== src) as NodeId;
+    const [a, b] = [tagged("m", 1), tagged("m", 2)];
+    h.client(src, ["SET", a, "1"]);
+    h.client(src, ["SET", b, "2"]);
+    expect(h.client(src, ["CLUSTER", "COUNTKEYSINSLOT", String(slot)])).toBe(2);
+    expect(h.client(src, ["SSUBSCRIBE", a], "sub")).toEqual({ push: ["ssubscribe", a, 1] });
+    expect(h.client(dst, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", h.name(src)])).toEqual({ simple: "OK" });
+    expect(h.client(src, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", h.name(dst)])).toEqual({ simple: "OK" });
+    expect(h.client(src, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", h.name(dst)])).toEqual({ err: `ERR I'm already the owner of hash slot ${slot}` });
+    // Move `a` only.
+    const mig = h.request(src, ["MIGRATE", dst, "6379", a, "0", "5000"]);
+    expect(h.replyTo(src, mig)).toEqual({ simple: "OK" });
+    expect(h.client(src, ["GET", b])).toEqual("2"); // still here: served
+    expect(h.client(src, ["GET", a])).toEqual({ err: `ASK ${slot} ${dst}:6379` });
+    expect(h.client(src, ["MGET", a, b])).toEqual({ err: "TRYAGAIN Multiple keys request during rehashing of slot" });
+    expect(h.client(dst, ["GET", a])).toEqual({ err: `MOVED ${slot} ${src}:6379` }); // no ASKING
+    expect(h.client(dst, ["GET", a], "c1", true)).toEqual("1");
+    expect(h.client(src, ["MIGRATE", dst, "6379", "", "0", "5000", "KEYS", a])).toEqual({ simple: "NOKEY" });
+    expect(h.client(src, ["MIGRATE", dst, "6379", "", "0", "5000", "REPLACE", "KEYS", b])).toEqual({ simple: "OK" });
+    expect(h.client(src, ["CLUSTER", "SETSLOT", String(slot), "NODE", h.name(dst)])).toEqual({ simple: "OK" });
+    // The slot left: its shard channels are unsubscribed, with a notice.
+    expect(h.pushed(src, "sub")).toEqual([{ push: ["sunsubscribe", a, 0] }]);
+    expect(h.client(dst, ["CLUSTER", "SETSLOT", String(slot), "NODE", h.name(dst)])).toEqual({ simple: "OK" });
+    h.run(3000);
+    for (const id of h.ids) expect(h.node(id).slotMap()).toBe(h.node("n1").slotMap());
+    expect(h.client(src, ["GET", a])).toEqual({ err: `MOVED ${slot} ${dst}:6379` });
+    expect(h.client(dst, ["MGET", a, b])).toEqual(["1", "2"]);
+    // The destination bumped its configEpoch, so its claim wins everywhere.
+    expect(h.node(dst).inspect().configEpoch).toBeGreaterThan(3);
+  });
+
+  it("CLUSTER NODES / SLOTS / INFO / MYID / KEYSLOT / GETKEYSINSLOT answer in redis-server 7's formats", () => {
+    const h = settled();
+    const nodes = h.client("n1", ["CLUSTER", "NODES"]) as string;
+    const lines = nodes.trimEnd().split("\n");
+    expect(lines).toHaveLength(6);
+    const mine = lines.find((l) => l.startsWith(h.name("n1"))) as string;
+    expect(mine.split(" ").slice(1, 4)).toEqual(["n1:6379@16379", "myself,master", "-"]);
+    expect(mine.split(" ").slice(-2)).toEqual(["connected", "0-5460"]);
+    const replica = lines.find((l) => l.startsWith(h.name("n4"))) as string;
+    expect(replica.split(" ")[2]).toBe("slave");
+    expect(replica.split(" ")[3]).toBe(h.name("n1"));
+    // CLUSTER SLOTS lists a replica once it has replicated something (offset > 0), as Redis 7.0 does.
+    for (const [m, k] of [["n1", K1], ["n2", K2], ["n3", K3]] as const) h.client(m, ["SET", k, "1"]);
+    h.run(2000);
+    const slots = h.client("n2", ["CLUSTER", "SLOTS"]) as Plain[][];
+    expect(slots.map((r) => [r[0], r[1], (r[2] as Plain[])[0], (r[3] as Plain[])[0]])).toEqual([
+      [0, 5460, "n1", "n4"],
+      [5461, 10922, "n2", "n5"],
+      [10923, 16383, "n3", "n6"],
+    ]);
+    const info = h.client("n3", ["CLUSTER", "INFO"]) as string;
+    expect(info).toContain("cluster_state:ok\r\n");
+    expect(info).toContain("cluster_slots_assigned:16384\r\n");
+    expect(info).toContain("cluster_known_nodes:6\r\n");
+    expect(info).toContain("cluster_size:3\r\n");
+    expect(h.client("n1", ["CLUSTER", "MYID"])).toBe(h.name("n1"));
+    expect(h.client("n1", ["CLUSTER", "KEYSLOT", "123456789"])).toBe(12739);
+    h.client("n1", ["SET", K1, "x"]);
+    expect(h.client("n1", ["CLUSTER", "GETKEYSINSLOT", String(keySlot(K1)), "10"])).toEqual([K1]);
+    expect(h.client("n1", ["CLUSTER", "COUNTKEYSINSLOT", "99999"])).toEqual({ err: "ERR Invalid slot" });
+    expect(h.client("n1", ["INFO", "replication"]) as string).toContain("role:master\r\nconnected_slaves:1\r\n");
+    expect(h.client("n4", ["INFO", "replication"]) as string).toContain("role:slave\r\nmaster_host:n1\r\nmaster_port:6379\r\nmaster_link_status:up\r\n");
+  });
+
+  it("HELLO switches protocol and names the client; AUTH with requirepass; NOAUTH before it; CONFIG GET/SET", () => {
+    const h = settled({ config: { requirepass: "pw" } });
+    expect(h.client("n1", ["GET", K1])).toEqual({ err: "NOAUTH Authentication required." });
+    expect(h.client("n1", ["AUTH", "bad"])).toEqual({ err: "WRONGPASS invalid username-password pair or user is disabled." });
+    expect(h.client("n1", ["HELLO", "3", "AUTH", "default", "pw", "SETNAME", "me"])).toMatchObject({ map: expect.arrayContaining([["proto", 3], ["mode", "cluster"], ["role", "master"]]) });
+    expect(h.client("n1", ["CLIENT", "GETNAME"])).toBe("me");
+    expect(h.client("n1", ["GET", K1])).toBe(null);
+    expect(h.client("n1", ["HELLO", "4"])).toEqual({ err: "NOPROTO unsupported protocol version" });
+    expect(h.client("n1", ["CONFIG", "GET", "cluster-node-timeout"])).toEqual({ map: [["cluster-node-timeout", String(NT)]] });
+    expect(h.client("n1", ["CONFIG", "SET", "cluster-node-timeout", "abc"])).toEqual({ err: "ERR CONFIG SET failed (possibly related to argument 'cluster-node-timeout') - argument couldn't be parsed into an integer" });
+    expect(h.client("n1", ["CONFIG", "SET", "cluster-node-timeout", "2000"])).toEqual({ simple: "OK" });
+    expect(h.client("n1", ["CONFIG", "GET", "cluster-node-*"])).toEqual({ map: [["cluster-node-timeout", "2000"]] });
   });
 });

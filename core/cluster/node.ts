@@ -14,7 +14,12 @@
 import { assert, assertNever, type Effect, type Input, type Machine, type MachineInit, type NodeId, type PersistId, type Prng, type Recovered } from "../machine.js";
 import { randomInt } from "../prng.js";
 import type { Json } from "../trace.js";
-import { DATA_COMMANDS, Replication } from "./data.js";
+import { Resp, type RespValue } from "../resp/codec.js";
+import { bulk, bytesToByteString, byteStringToText } from "../keyspace/bytes.js";
+import { Replication } from "./data.js";
+import { type ClusterView, clusterInfo, clusterNodes, clusterReplicas, clusterShards, clusterSlots, endpointOf, movedTarget, type NodeView } from "./format.js";
+import { info as infoText, type InfoView } from "./info.js";
+import { Server, type ServerHost, type Session, type Settings } from "./server.js";
 import { keySlot, SLOTS, SlotSet } from "./slots.js";
 import {
   type BusMsg,
@@ -28,6 +33,7 @@ import {
   type Gossip,
   type Header,
   MFLAG,
+  type MigrateMsg,
   type ReplMsg,
 } from "./types.js";
 
@@ -35,6 +41,10 @@ type Fx = Effect<ClusterMsg, ClusterRep>[];
 
 const CONFIG_FILE = "nodes.conf";
 const TIMER_CRON = "cron";
+/** Fires at the earliest deadline of a blocked client (BLPOP, WAIT). */
+const TIMER_CLIENTS = "clients";
+/** One per MIGRATE in flight: "migrate:<token>". */
+const TIMER_MIGRATE = "migrate:";
 /**
  * "Not set", for times where Redis uses 0 (ping_sent, orphaned_time, mf_end). Redis's clock is
  * the Unix epoch and never reads 0; a local clock here may, so 0 would be a real time. An integer
@@ -167,10 +177,18 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private mfCanStart = false;
   private mfReplica: NodeRec | null = null;
   private mfMasterOffset = -1;
-  /** Client requests held while a manual failover pauses writes on this master. */
-  private held: { client: string; reqId: number; req: ClusterReq }[] = [];
-  /** Clients that sent READONLY. */
-  private readonly readonlyClients = new Set<string>();
+  /** Clients: sessions, dispatch, transactions, blocking (server.ts). */
+  private server!: Server;
+  /** Open slot migrations on this node (CLUSTER SETSLOT MIGRATING / IMPORTING): slot → the other node. */
+  private readonly migrating = new Map<number, NodeRec>();
+  private readonly importing = new Map<number, NodeRec>();
+  /** The armed deadline of TIMER_CLIENTS (NEVER: none). */
+  private clientsTimerMs = NEVER;
+  /** MIGRATEs in flight, by the server's token. */
+  private readonly migrations = new Map<number, { readonly keys: readonly string[]; readonly copy: boolean }>();
+  /** Bus messages by type, for CLUSTER INFO. */
+  private readonly sentByType = new Map<string, number>();
+  private readonly receivedByType = new Map<string, number>();
   /** How many nodes are PFAIL, recounted each cron (may run high in between): PINGs append them all when nonzero. */
   private pfailCount = 0;
   private replication!: Replication;
@@ -181,7 +199,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
 
   constructor(init: MachineInit<ClusterConfig>) {
     this.address = init.id;
-    this.config = init.config;
+    // Our own copy: CONFIG SET changes it (replication reads the same object).
+    this.config = { ...init.config };
     this.rng = init.rng;
   }
 
@@ -197,20 +216,35 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         this.onStart(input.recovered, nowMs, fx);
         break;
       case "message":
-        if (isBusMsg(input.msg)) this.onBusMessage(input.from, input.msg, nowMs, fx);
-        else this.onReplMessage(input.from, input.msg, nowMs, fx);
+        if (isBusMsg(input.msg)) {
+          this.receivedByType.set(input.msg.type, (this.receivedByType.get(input.msg.type) ?? 0) + 1);
+          this.onBusMessage(input.from, input.msg, nowMs, fx);
+        } else if (input.msg.type === "migrate" || input.msg.type === "migrate-reply") {
+          this.onMigrateMessage(input.from, input.msg, nowMs);
+        } else {
+          this.onReplMessage(input.from, input.msg, nowMs, fx);
+        }
         break;
       case "timer":
         if (input.name === TIMER_CRON) this.clusterCron(nowMs, fx);
         else if (input.name === TIMER_FAILOVER) this.handleReplicaFailover(nowMs, fx);
+        else if (input.name === TIMER_CLIENTS) this.clientsTimerMs = NEVER;
+        else if (input.name.startsWith(TIMER_MIGRATE)) this.migrateTimedOut(Number(input.name.slice(TIMER_MIGRATE.length)), nowMs);
         break;
       case "client":
-        this.onClient(input.client, input.reqId, input.req, nowMs, fx);
+        this.server.request(input.client, input.reqId, input.req.cmd, nowMs, input.req.asking === true);
+        break;
+      case "client-closed":
+        this.server.closed(input.client);
         break;
       case "persisted":
         break; // the runner releases what waited for it
       default:
         assertNever(input, "input");
+    }
+    if (this.server !== undefined && this.server.blockedCount > 0) this.serveBlocked(nowMs, fx);
+    for (const e of fx) {
+      if (e.kind === "send" && isBusMsg(e.msg)) this.sentByType.set(e.msg.type, (this.sentByType.get(e.msg.type) ?? 0) + 1);
     }
     const out = this.configDirty ? this.saveAndGate(fx) : fx;
     if (this.currentEpoch !== this.visibleEpoch && input.kind !== "start") {
@@ -245,7 +279,13 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     if (saved !== undefined && isSavedConfig(saved)) this.load(saved, nowMs);
     else this.fresh(nowMs);
     this.visibleEpoch = this.currentEpoch;
-    this.replication = new Replication(this.config, () => this.randomName(), (to, msg) => this.fx.push({ kind: "send", to, msg }));
+    this.replication = new Replication(
+      this.config,
+      () => this.randomName(),
+      (to, msg) => this.send(to, msg),
+      (keys) => this.server.touched(keys),
+    );
+    this.server = new Server(this.serverHost(), this.replication);
     if (this.myself.master?.address !== undefined && this.myself.master.address !== null) {
       this.replication.follow(this.myself.master.address, nowMs);
     }
@@ -365,6 +405,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         break;
       case "mfstart":
         if (sender !== undefined) this.onMfStart(from, sender, nowMs, fx);
+        break;
+      case "publish":
+      case "publishshard":
+        if (sender !== undefined) this.server.deliver(msg.channel, msg.message, msg.type === "publishshard");
         break;
       default:
         assertNever(msg, "bus message");
@@ -619,12 +663,14 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     let newMaster: NodeRec | null = null;
     const taken: number[] = [];
     let ourSlotsLost = 0;
-    let dirtyKeys = false;
+    const dirtySlots: number[] = [];
     for (const s of slots) {
       const o = this.owner[s] ?? null;
       if (o === sender) continue;
+      // A slot being imported here is the operator's business (redis-cli fixes it), not gossip's.
+      if (this.importing.has(s)) continue;
       if (o === null || o.configEpoch < senderConfigEpoch) {
-        if (o === this.myself && this.replication.data.size > 0) dirtyKeys = true;
+        if (o === this.myself && this.replication.data.countKeysInSlot(s) > 0) dirtySlots.push(s);
         if (o !== null && o === curMaster) {
           newMaster = sender;
           ourSlotsLost += 1;
@@ -634,7 +680,9 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     if (taken.length === 0) return;
     const from = taken.map((s) => this.owner[s]?.address ?? null);
+    const lostHere = new Set(taken.filter((s) => this.owner[s] === this.myself));
     this.assignSlots(taken, sender);
+    if (lostHere.size > 0) this.server.slotsLost((s) => lostHere.has(s), nowMs);
     fx.push({ kind: "trace", event: { type: "slots-owner", owner: sender.address, name: sender.name, epoch: senderConfigEpoch, slots: SlotSet.of(taken).toString(), from: firstDistinct(from) } });
     this.configDirty = true;
     this.updateState(nowMs, fx);
@@ -642,9 +690,13 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       // We (or our master) lost every slot to the sender: follow it (how a failed-over master rejoins).
       fx.push({ kind: "trace", event: { type: "demoted", to: sender.address, lost: ourSlotsLost } });
       this.clusterSetMaster(sender, nowMs, fx);
-    } else if (dirtyKeys) {
-      const mine = this.myself;
-      this.replication.data.dropWhere((key) => this.owner[keySlot(key)] !== mine);
+    } else {
+      // Keys of slots we lost but still hold are deleted, and replicas told (delKeysInSlot).
+      for (const slot of dirtySlots) {
+        const keys = this.replication.data.deleteKeysInSlot(slot);
+        this.server.touched(keys);
+        if (this.myself.flags & FLAG.master) this.replication.feed(keys.map((k) => ["DEL", k]));
+      }
     }
   }
 
@@ -829,6 +881,14 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     this.pfailCount = pfail;
 
+    if (!isReplica) {
+      // Active expiry (Redis's activeExpireCycle on serverCron); replicas wait for the master's DELs.
+      const r = this.replication.data.activeExpire(nowMs, this.rng, CLUSTER_CONST.activeExpireBudget);
+      if (r.expired > 0) {
+        this.replication.feed(r.propagate);
+        this.server.touched(r.propagate.map((c) => c[1] as string));
+      }
+    }
     this.manualFailoverCheckTimeout(nowMs, fx);
     if (isReplica) {
       this.handleManualFailover(nowMs, fx);
@@ -839,7 +899,6 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     if (updateState || this.state === "fail") this.updateState(nowMs, fx);
     this.replication.cron(nowMs);
-    if (this.held.length > 0 && this.mfEndMs === NEVER) this.releaseHeld(nowMs, fx);
     if (this.configLazy && !this.configDirty) this.saveConfig(fx);
   }
 
@@ -1111,48 +1170,83 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
 
   // ---- clients -------------------------------------------------------------------------------------
 
-  private onClient(client: string, reqId: number, req: ClusterReq, nowMs: number, fx: Fx): void {
-    const reply = (value: ClusterRep): void => {
-      fx.push({ kind: "reply", client, reqId, value });
+  /** Sends a message, counting bus messages by type for CLUSTER INFO. */
+  private send(to: NodeId, msg: ClusterMsg): void {
+    this.fx.push({ kind: "send", to, msg });
+  }
+
+  /** What the client server (server.ts) may ask of this node. */
+  private serverHost(): ServerHost {
+    const node = this;
+    return {
+      route: (slot, keys, write, session, nowMs, migrate) => this.route(slot, keys, write, session, nowMs, migrate === true),
+      clusterCommand: (args, _session, nowMs) => this.clusterCommand(args, nowMs, this.fx),
+      info: (sections, nowMs) => infoText(sections, this.infoView(nowMs)),
+      writesPaused: () => this.mfEndMs !== NEVER && (this.myself.flags & FLAG.master) !== 0,
+      isReplica: () => (this.myself.flags & FLAG.replica) !== 0,
+      broadcastPublish: (channel, message, shard) => this.broadcastPublish(channel, message, shard),
+      requestAcks: () => this.replication.requestAcks(),
+      migrate: (args, token, nowMs) => this.migrate(args, token, nowMs),
+      get settings() {
+        return node.settings();
+      },
+      emit: (e) => {
+        this.fx.push(e);
+      },
     };
-    const cmd = req.cmd;
-    const name = (cmd[0] ?? "").toUpperCase();
-    if (name === "CLUSTER") return reply(this.clusterCommand(cmd.slice(1), nowMs, fx));
-    if (name === "READONLY") {
-      this.readonlyClients.add(client);
-      return reply({ status: "OK" });
+  }
+
+  /** After any input: answer blocked clients whose wait is over, and keep the deadline timer armed. */
+  private serveBlocked(nowMs: number, fx: Fx): void {
+    this.server.tick(nowMs);
+    const next = this.server.nextDeadline();
+    if (next !== null && next !== this.clientsTimerMs) {
+      this.clientsTimerMs = next;
+      fx.push({ kind: "set-timer", name: TIMER_CLIENTS, atMs: next });
     }
-    if (name === "READWRITE") {
-      this.readonlyClients.delete(client);
-      return reply({ status: "OK" });
-    }
-    if (name === "PING") return reply({ status: "PONG" });
-    const spec = DATA_COMMANDS[name];
-    if (spec === undefined) return reply({ err: `ERR unknown command '${cmd[0] ?? ""}'` });
-    if (spec.arity > 0 ? cmd.length !== spec.arity : cmd.length < -spec.arity) return reply({ err: `ERR wrong number of arguments for '${name.toLowerCase()}' command` });
-    const key = cmd[1] as string;
-    const slot = keySlot(key);
-    if (this.state === "fail") return reply({ err: "CLUSTERDOWN The cluster is down" });
+  }
+
+  /**
+   * Where a command on `slot` runs (getNodeByQuery): null here, or the redirect or refusal. The
+   * order of checks is Redis 7.0's: unbound slot, cluster down, migration (ASK / TRYAGAIN),
+   * importing with ASKING, READONLY reads on a replica, MOVED.
+   */
+  private route(slot: number, keys: readonly string[], write: boolean, session: Session, nowMs: number, migrate: boolean): RespValue | null {
     const o = this.owner[slot] ?? null;
-    if (o === null) return reply({ err: "CLUSTERDOWN Hash slot not served" });
+    if (o === null) return Resp.error("CLUSTERDOWN Hash slot not served");
+    if (this.state === "fail") return Resp.error("CLUSTERDOWN The cluster is down");
+    const migratingTo = o === this.myself ? this.migrating.get(slot) : undefined;
+    const importing = this.importing.has(slot);
+    // MIGRATE runs where the slot is migrating or importing, whatever keys are left (Redis's exception).
+    if (migrate && (migratingTo !== undefined || importing)) return null;
+    if (migratingTo !== undefined || importing) {
+      let missing = 0;
+      for (const k of keys) if (!this.hasKey(k, nowMs)) missing += 1;
+      if (migratingTo !== undefined && missing > 0) {
+        if (missing < keys.length) return Resp.error("TRYAGAIN Multiple keys request during rehashing of slot");
+        return Resp.error(`ASK ${slot} ${this.endpoint(migratingTo)}`);
+      }
+      if (importing && session.asking) {
+        if (keys.length > 1 && missing > 0) return Resp.error("TRYAGAIN Multiple keys request during rehashing of slot");
+        return null;
+      }
+    }
     if (o !== this.myself) {
-      const replicaRead = !spec.write && this.readonlyClients.has(client) && this.myself.master === o;
-      if (!replicaRead) return reply({ err: `MOVED ${slot} ${o.address ?? "?"}` });
-      return reply(toRep(this.replication.data.apply(cmd)));
+      const replicaRead = !write && session.readonly && this.myself.master === o;
+      if (!replicaRead) return Resp.error(`MOVED ${slot} ${this.endpoint(o)}`);
+      return null;
     }
-    if (spec.write && this.mfEndMs !== NEVER) {
-      // Writes wait while a manual failover lets the replica catch up (Redis pauses clients).
-      if (this.held.length < CLUSTER_CONST.pausedClientsMax) this.held.push({ client, reqId, req });
-      else reply({ err: "TRYAGAIN manual failover in progress" });
-      return;
-    }
-    if (spec.write && !this.hasRecentMajority(nowMs)) {
+    if (write && !this.hasRecentMajority(nowMs)) {
       // Faultline: a master that has not heard from a majority of slot owners within node_timeout
       // refuses writes, even before its cron has marked them PFAIL (a resumed, paused master).
-      this.updateState(nowMs, fx);
-      return reply({ err: "CLUSTERDOWN The cluster is down (no majority heard within node timeout)" });
+      this.updateState(nowMs, this.fx);
+      return Resp.error("CLUSTERDOWN The cluster is down (no majority heard within node timeout)");
     }
-    reply(toRep(spec.write ? this.replication.write(cmd) : this.replication.data.apply(cmd)));
+    return null;
+  }
+
+  private endpoint(n: NodeRec): string {
+    return n.address === null ? ":0" : movedTarget(endpointOf(n.address));
   }
 
   /** Whether a majority of slot-owning masters (this one included) sent anything within node_timeout. */
@@ -1167,36 +1261,491 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     return heard >= Math.floor(size / 2) + 1;
   }
 
-  private releaseHeld(nowMs: number, fx: Fx): void {
-    const held = this.held;
-    this.held = [];
-    for (const h of held) this.onClient(h.client, h.reqId, h.req, nowMs, fx);
-  }
-
-  private clusterCommand(args: readonly string[], nowMs: number, fx: Fx): ClusterRep {
-    const sub = (args[0] ?? "").toUpperCase();
-    switch (sub) {
-      case "MYID":
-        return this.name;
-      case "KEYSLOT":
-        return args.length === 2 ? keySlot(args[1] as string) : { err: "ERR wrong number of arguments for 'cluster|keyslot' command" };
-      case "COUNT-FAILURE-REPORTS": {
-        const n = this.nodes.get(args[1] ?? "");
-        return n === undefined ? { err: `ERR Unknown node ${args[1] ?? ""}` } : this.failureReportCount(n, nowMs);
-      }
-      case "FAILOVER":
-        return this.clusterFailover((args[1] ?? "").toUpperCase(), nowMs, fx);
-      default:
-        return { err: `ERR unknown subcommand '${args[0] ?? ""}'. Try CLUSTER HELP.` };
+  /** PUBLISH goes to every node the bus reaches; SPUBLISH to this shard (master and replicas). */
+  private broadcastPublish(channel: string, message: string, shard: boolean): void {
+    const h = this.header(0);
+    const master = this.myself.flags & FLAG.master ? this.myself : this.myself.master;
+    for (const n of this.nodeList) {
+      if (n === this.myself || n.address === null || n.flags & (FLAG.handshake | FLAG.noaddr)) continue;
+      if (shard && n !== master && n.master !== master) continue;
+      this.send(n.address, { type: shard ? "publishshard" : "publish", h, channel, message });
     }
   }
 
-  private clusterFailover(option: string, nowMs: number, fx: Fx): ClusterRep {
-    if (option !== "" && option !== "FORCE" && option !== "TAKEOVER") return { err: "ERR syntax error" };
-    if (this.myself.flags & FLAG.master) return { err: "ERR You should send CLUSTER FAILOVER to a replica" };
+  private clusterCommand(args: readonly string[], nowMs: number, fx: Fx): RespValue {
+    const sub = (args[0] ?? "").toLowerCase();
+    const argErr = (): RespValue => Resp.error(`ERR wrong number of arguments for 'cluster|${sub}' command`);
+    switch (sub) {
+      case "myid":
+        return bulk(this.name);
+      case "keyslot":
+        return Resp.integer(keySlot(args[1] as string));
+      case "nodes":
+        return Resp.verbatim("txt", clusterNodes(this.clusterView(nowMs)));
+      case "slots":
+        return clusterSlots(this.clusterView(nowMs));
+      case "shards":
+        return clusterShards(this.clusterView(nowMs));
+      case "info":
+        return Resp.verbatim("txt", clusterInfo(this.clusterView(nowMs)));
+      case "replicas":
+      case "slaves": {
+        const n = this.nodes.get(args[1] as string);
+        if (n === undefined) return Resp.error(`ERR Unknown node ${byteStringToText(args[1] as string)}`);
+        if (n.flags & FLAG.replica) return Resp.error("ERR The specified node is not a master");
+        return clusterReplicas(this.clusterView(nowMs), n.name) ?? Resp.array([]);
+      }
+      case "countkeysinslot": {
+        const slot = parseSlot(args[1] as string);
+        if (slot === null) return Resp.error("ERR Invalid slot");
+        return Resp.integer(this.replication.data.countKeysInSlot(slot));
+      }
+      case "getkeysinslot": {
+        const slot = parseSlot(args[1] as string);
+        const count = /^\d{1,15}$/.test(args[2] as string) ? Number(args[2]) : null;
+        if (count === null) return Resp.error("ERR Invalid number of keys");
+        if (slot === null) return Resp.error("ERR Invalid slot");
+        return Resp.array(this.replication.data.getKeysInSlot(slot, count).map(bulk));
+      }
+      case "count-failure-reports": {
+        const n = this.nodes.get(args[1] as string);
+        return n === undefined ? Resp.error(`ERR Unknown node ${byteStringToText(args[1] as string)}`) : Resp.integer(this.failureReportCount(n, nowMs));
+      }
+      case "failover":
+        if (args.length > 2) return Resp.error("ERR syntax error");
+        return this.clusterFailover((args[1] ?? "").toUpperCase(), nowMs, fx);
+      case "addslots":
+      case "delslots":
+      case "addslotsrange":
+      case "delslotsrange":
+        return this.clusterAddDelSlots(sub, args.slice(1), nowMs, fx, argErr);
+      case "setslot":
+        return this.clusterSetSlot(args.slice(1), nowMs, fx);
+      case "meet":
+        return this.clusterMeet(args.slice(1), nowMs, fx);
+      case "replicate":
+        return this.clusterReplicate(args[1] as string, nowMs, fx);
+      case "forget":
+        return this.clusterForget(args[1] as string, fx);
+      case "reset":
+        return Resp.error("ERR CLUSTER RESET is not supported yet by Faultline");
+      case "set-config-epoch": {
+        const epoch = /^\d{1,15}$/.test(args[1] as string) ? Number(args[1]) : null;
+        if (epoch === null) return Resp.error("ERR Invalid config epoch specified: " + byteStringToText(args[1] as string));
+        if (this.nodeList.length > 1) return Resp.error("ERR The user can assign a config epoch only when the node does not know any other node.");
+        if (this.myself.configEpoch !== 0) return Resp.error("ERR Node config epoch is already non-zero");
+        this.myself.configEpoch = epoch;
+        if (this.currentEpoch < epoch) this.currentEpoch = epoch;
+        this.configDirty = true;
+        return Resp.ok;
+      }
+      default:
+        return Resp.error(`ERR unknown subcommand '${byteStringToText(args[0] ?? "")}'. Try CLUSTER HELP.`);
+    }
+  }
+
+  /**
+   * MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS k…]: ships
+   * the keys to the node at host:port as RESTORE-ASKING would, deleting them here once it says OK.
+   */
+  private migrate(args: readonly string[], token: number, nowMs: number): RespValue | null {
+    let copy = false;
+    let replace = false;
+    let keys: string[] = [args[3] as string];
+    for (let i = 6; i < args.length; i++) {
+      const opt = (args[i] as string).toLowerCase();
+      if (opt === "copy") copy = true;
+      else if (opt === "replace") replace = true;
+      else if (opt === "auth" && i + 1 < args.length) i += 1;
+      else if (opt === "auth2" && i + 2 < args.length) i += 2;
+      else if (opt === "keys") {
+        if (args[3] !== "") return Resp.error("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string");
+        keys = args.slice(i + 1) as string[];
+        break;
+      } else return Resp.error("ERR syntax error");
+    }
+    const timeoutArg = args[5] as string;
+    if (!/^-?\d{1,15}$/.test(timeoutArg) || !/^\d{1,15}$/.test(args[4] as string)) return Resp.error("ERR value is not an integer or out of range");
+    if (args[4] !== "0") return Resp.error("ERR Target instance replied with error: ERR SELECT is not allowed in cluster mode");
+    const port = /^\d{1,5}$/.test(args[2] as string) ? Number(args[2]) : -1;
+    if (port < 0 || port > 65535) return Resp.error("IOERR error or timeout connecting to the client");
+    const entries: { key: string; payload: string; ttlMs: number }[] = [];
+    for (const key of keys) {
+      const e = this.replication.data.inspect(key);
+      if (e === undefined || !this.hasKey(key, nowMs)) continue;
+      const dump = this.replication.data.exec(["DUMP", key], nowMs).reply;
+      if (dump.type !== "bulk") continue;
+      entries.push({ key, payload: bytesToByteString(dump.value), ttlMs: e.expireAtMs === null ? 0 : Math.max(1, e.expireAtMs - nowMs) });
+    }
+    if (entries.length === 0) return Resp.simple("NOKEY");
+    const to = addressOf(byteStringToText(args[1] as string), port);
+    const timeoutMs = Number(timeoutArg) <= 0 ? 1000 : Number(timeoutArg);
+    this.migrations.set(token, { keys: entries.map((e) => e.key), copy });
+    this.send(to, { type: "migrate", id: token, entries, replace });
+    this.fx.push({ kind: "set-timer", name: TIMER_MIGRATE + token, atMs: nowMs + timeoutMs });
+    return null;
+  }
+
+  private onMigrateMessage(from: NodeId, msg: MigrateMsg, nowMs: number): void {
+    if (msg.type === "migrate") {
+      // The target: RESTORE-ASKING each key in order, stopping at the first error, as Redis's pipeline reports it.
+      let error: string | null = null;
+      for (const e of msg.entries) {
+        const r = this.replication.data.exec(["RESTORE", e.key, String(e.ttlMs), e.payload, ...(msg.replace ? ["REPLACE"] : [])], nowMs);
+        if (r.reply.type === "error") {
+          error = r.reply.value;
+          break;
+        }
+        this.replication.feed(r.propagate);
+        this.server.touched(r.touched);
+      }
+      this.send(from, { type: "migrate-reply", id: msg.id, error });
+      return;
+    }
+    const m = this.migrations.get(msg.id);
+    if (m === undefined) return; // timed out already
+    this.migrations.delete(msg.id);
+    this.fx.push({ kind: "cancel-timer", name: TIMER_MIGRATE + msg.id });
+    if (msg.error !== null) return this.server.finishExternal(msg.id, Resp.error(`ERR Target instance replied with error: ${msg.error}`), nowMs);
+    if (!m.copy) {
+      const r = this.replication.data.exec(["DEL", ...m.keys], nowMs);
+      this.replication.feed(r.propagate);
+      this.server.touched(r.touched);
+    }
+    this.server.finishExternal(msg.id, Resp.ok, nowMs);
+  }
+
+  private migrateTimedOut(token: number, nowMs: number): void {
+    if (!this.migrations.delete(token)) return;
+    this.server.finishExternal(token, Resp.error("IOERR error or timeout reading to target instance"), nowMs);
+  }
+
+  /** Whether `key` exists here and has not expired (a lookup without side effects). */
+  private hasKey(key: string, nowMs: number): boolean {
+    const e = this.replication.data.inspect(key);
+    return e !== undefined && (e.expireAtMs === null || nowMs <= e.expireAtMs);
+  }
+
+  /** CLUSTER ADDSLOTS / DELSLOTS / ADDSLOTSRANGE / DELSLOTSRANGE, all-or-nothing as Redis checks them. */
+  private clusterAddDelSlots(sub: string, args: readonly string[], nowMs: number, fx: Fx, argErr: () => RespValue): RespValue {
+    const range = sub.endsWith("range");
+    const add = sub.startsWith("add");
+    if (args.length === 0 || (range && args.length % 2 !== 0)) return argErr();
+    const slots: number[] = [];
+    const seen = new Set<number>();
+    for (let i = 0; i < args.length; i += range ? 2 : 1) {
+      const lo = parseSlot(args[i] as string);
+      const hi = range ? parseSlot(args[i + 1] as string) : lo;
+      if (lo === null || hi === null) return Resp.error("ERR Invalid or out of range slot");
+      if (range && lo > hi) return Resp.error(`ERR start slot number ${lo} is greater than end slot number ${hi}`);
+      for (let s = lo; s <= hi; s++) {
+        const owner = this.owner[s] ?? null;
+        if (add && owner !== null) return Resp.error(`ERR Slot ${s} is already busy`);
+        if (!add && owner === null) return Resp.error(`ERR Slot ${s} is already unassigned`);
+        if (seen.has(s)) return Resp.error(`ERR Slot ${s} specified multiple times`);
+        seen.add(s);
+        slots.push(s);
+      }
+    }
+    if (add) {
+      for (const s of slots) this.importing.delete(s); // Redis: adding a slot clears its importing state
+      this.assignSlots(slots, this.myself);
+      fx.push({ kind: "trace", event: { type: "slot-assigned", owner: this.address, epoch: this.myself.configEpoch, slots: SlotSet.of(slots).toString() } });
+    } else {
+      const lost = new Set(slots.filter((s) => this.owner[s] === this.myself));
+      this.assignSlots(slots, null);
+      fx.push({ kind: "trace", event: { type: "slot-assigned", owner: null, epoch: 0, slots: SlotSet.of(slots).toString() } });
+      if (lost.size > 0) this.server.slotsLost((s) => lost.has(s), nowMs);
+    }
+    this.configDirty = true;
+    this.updateState(nowMs, fx);
+    return Resp.ok;
+  }
+
+  /** CLUSTER SETSLOT slot MIGRATING|IMPORTING node | STABLE | NODE node (Redis 7.0's checks and texts). */
+  private clusterSetSlot(args: readonly string[], nowMs: number, fx: Fx): RespValue {
+    if (this.myself.flags & FLAG.replica) return Resp.error("ERR Please use SETSLOT only with masters.");
+    const slot = parseSlot(args[0] as string);
+    if (slot === null) return Resp.error("ERR Invalid or out of range slot");
+    const action = (args[1] ?? "").toLowerCase();
+    const target = args[2] === undefined ? undefined : this.nodes.get(args[2]);
+    const argc = args.length;
+    if ((action === "migrating" || action === "importing" || action === "node") && argc === 3) {
+      if (action === "migrating") {
+        if (this.owner[slot] !== this.myself) return Resp.error(`ERR I'm not the owner of hash slot ${slot}`);
+        if (target === undefined) return Resp.error(`ERR I don't know about node ${byteStringToText(args[2] as string)}`);
+        if (target.flags & FLAG.replica) return Resp.error("ERR Target node is not a master");
+        this.migrating.set(slot, target);
+      } else if (action === "importing") {
+        if (this.owner[slot] === this.myself) return Resp.error(`ERR I'm already the owner of hash slot ${slot}`);
+        if (target === undefined) return Resp.error(`ERR I don't know about node ${byteStringToText(args[2] as string)}`);
+        if (target.flags & FLAG.replica) return Resp.error("ERR Target node is not a master");
+        this.importing.set(slot, target);
+      } else {
+        if (target === undefined) return Resp.error(`ERR Unknown node ${byteStringToText(args[2] as string)}`);
+        if (target.flags & FLAG.replica) return Resp.error("ERR Target node is not a master");
+        const keys = this.replication.data.countKeysInSlot(slot);
+        if (this.owner[slot] === this.myself && target !== this.myself && keys !== 0) {
+          return Resp.error(`ERR Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`);
+        }
+        if (keys === 0) this.migrating.delete(slot);
+        if (target === this.myself && this.importing.has(slot)) {
+          // The end of an import: a new configEpoch so this ownership wins over the source's.
+          this.importing.delete(slot);
+          this.bumpConfigEpochWithoutConsensus(fx);
+        }
+        const lostHere = this.owner[slot] === this.myself && target !== this.myself;
+        this.assignSlots([slot], target);
+        fx.push({ kind: "trace", event: { type: "slot-assigned", owner: target.address, epoch: target.configEpoch, slots: String(slot) } });
+        if (lostHere) this.server.slotsLost((s) => s === slot, nowMs);
+        if (target === this.myself) this.broadcastPong(false, nowMs, fx);
+      }
+    } else if (action === "stable" && argc === 2) {
+      this.migrating.delete(slot);
+      this.importing.delete(slot);
+    } else {
+      return Resp.error("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
+    }
+    this.configDirty = true;
+    this.updateState(nowMs, fx);
+    return Resp.ok;
+  }
+
+  /** CLUSTER MEET ip port [cport]: start a handshake with that address. */
+  private clusterMeet(args: readonly string[], nowMs: number, fx: Fx): RespValue {
+    if (args.length < 2 || args.length > 3) return Resp.error("ERR wrong number of arguments for 'cluster|meet' command");
+    const port = /^\d{1,5}$/.test(args[1] as string) ? Number(args[1]) : null;
+    if (port === null || port > 65535) return Resp.error(`ERR Invalid TCP base port specified: ${byteStringToText(args[1] as string)}`);
+    const host = byteStringToText(args[0] as string);
+    const address = addressOf(host, port);
+    if (address === this.address) return Resp.ok;
+    if (!this.handshakes.has(address)) {
+      this.handshakes.set(address, { startedMs: nowMs, meet: true, sentMs: nowMs });
+      this.sendPing(address, "meet", null, nowMs, fx);
+    }
+    return Resp.ok;
+  }
+
+  /** CLUSTER REPLICATE node: become its replica (an empty master, or a replica switching masters). */
+  private clusterReplicate(name: string, nowMs: number, fx: Fx): RespValue {
+    const n = this.nodes.get(name);
+    if (n === undefined) return Resp.error(`ERR Unknown node ${byteStringToText(name)}`);
+    if (n === this.myself) return Resp.error("ERR Can't replicate myself");
+    if (n.flags & FLAG.replica) return Resp.error("ERR I can only replicate a master, not a replica.");
+    if (this.myself.flags & FLAG.master && (this.myself.slots.size > 0 || this.replication.data.size > 0)) {
+      return Resp.error("ERR To set a master the node must be empty and without assigned slots.");
+    }
+    this.clusterSetMaster(n, nowMs, fx);
+    return Resp.ok;
+  }
+
+  /** CLUSTER FORGET node: drop it from the table (Redis also blacklists it for 60 s; we do not yet). */
+  private clusterForget(name: string, fx: Fx): RespValue {
+    const n = this.nodes.get(name);
+    if (n === undefined) return Resp.error(`ERR Unknown node ${byteStringToText(name)}`);
+    if (n === this.myself) return Resp.error("ERR I tried hard but I can't forget myself...");
+    if (this.myself.flags & FLAG.replica && this.myself.master === n) return Resp.error("ERR Can't forget my master!");
+    this.assignSlots([...n.slots], null);
+    for (const r of this.nodeList) if (r.master === n) r.master = null;
+    this.nodes.delete(n.name);
+    this.nodeList = this.nodeList.filter((r) => r !== n);
+    fx.push({ kind: "trace", event: { type: "forget", about: n.address, name: n.name } });
+    this.configDirty = true;
+    return Resp.ok;
+  }
+
+  /** This node's table as CLUSTER NODES / SLOTS / SHARDS / INFO print it. */
+  private clusterView(nowMs: number): ClusterView {
+    const views = new Map<NodeRec, NodeView>();
+    const viewOf = (n: NodeRec): NodeView => {
+      let v = views.get(n);
+      if (v === undefined) {
+        const master = n.flags & FLAG.master ? n : n.master;
+        const offset = n === this.myself ? this.replication.offset : n.replOffset;
+        v = {
+          name: n.name,
+          endpoint: n.address === null ? null : endpointOf(n.address),
+          flags: n.flags,
+          masterName: n.master?.name ?? null,
+          pingSentMs: n.pingSentMs === NEVER ? 0 : n.pingSentMs,
+          pongReceivedMs: n.pongReceivedMs,
+          configEpoch: master?.configEpoch ?? n.configEpoch,
+          linkConnected: n === this.myself || (n.address !== null && !(n.flags & (FLAG.pfail | FLAG.fail | FLAG.handshake))),
+          slots: n.flags & FLAG.master ? n.slots : SlotSet.EMPTY,
+          replOffset: offset,
+          health: n.flags & FLAG.fail ? "failed" : n === this.myself && this.replication.state === "loading" ? "loading" : "online",
+        };
+        views.set(n, v);
+      }
+      return v;
+    };
+    let slotsPfail = 0;
+    let slotsFail = 0;
+    for (let s = 0; s < SLOTS; s++) {
+      const o = this.owner[s] ?? null;
+      if (o === null) continue;
+      if (o.flags & FLAG.fail) slotsFail += 1;
+      else if (o.flags & FLAG.pfail) slotsPfail += 1;
+    }
+    void nowMs;
+    const byName = (m: Map<number, NodeRec>): Map<number, string> => new Map([...m].map(([slot, n]) => [slot, n.name] as const));
+    return {
+      nodes: this.nodeList.map(viewOf),
+      myself: viewOf(this.myself),
+      migrating: byName(this.migrating),
+      importing: byName(this.importing),
+      state: this.state,
+      currentEpoch: this.currentEpoch,
+      sent: this.sentByType,
+      received: this.receivedByType,
+      slotsPfail,
+      slotsFail,
+    };
+  }
+
+  private infoView(nowMs: number): InfoView {
+    const r = this.replication;
     const master = this.myself.master;
-    if (master === null || master.address === null) return { err: "ERR I'm a replica but my master is unknown to me" };
-    if (option === "" && master.flags & FLAG.fail) return { err: "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE" };
+    const stats = this.server.pubsub.stats();
+    const common = {
+      replicas: r.replicaAcks().map(([address, offset]) => {
+        const e = endpointOf(address);
+        return { ip: e.ip, port: e.port, state: "online" as const, offset, lagS: 0 };
+      }),
+      replid: r.replid,
+      replid2: r.replid2,
+      masterReplOffset: r.offset,
+      secondReplOffset: r.secondReplidOffset,
+      backlog: { active: true, sizeBytes: this.config.replBacklogBytes, ...r.backlogInfo() },
+    };
+    const masterEp = master?.address === undefined || master.address === null ? null : endpointOf(master.address);
+    const replication: InfoView["replication"] =
+      this.myself.flags & FLAG.replica
+        ? {
+            ...common,
+            role: "replica",
+            masterHost: masterEp?.ip ?? "?",
+            masterPort: masterEp?.port ?? 0,
+            linkUp: r.state === "connected",
+            lastIoSecondsAgo: r.state === "connected" ? Math.floor((nowMs - r.lastInteractionMs) / 1000) : -1,
+            transfer: r.state === "loading" ? { totalBytes: 0, readBytes: 0, lastIoSecondsAgo: Math.floor((nowMs - r.lastInteractionMs) / 1000) } : null,
+            readReplOffset: r.offset,
+            replOffset: r.offset,
+            linkDownSeconds: r.state === "connected" ? -1 : Math.floor((nowMs - r.downSinceMs) / 1000),
+            priority: this.config.replicaPriority,
+            readOnly: true,
+            announced: true,
+          }
+        : { ...common, role: "master" };
+    const h = this.config.host;
+    return {
+      server: {
+        faultlineVersion: h.faultlineVersion,
+        runId: this.name,
+        tcpPort: endpointOf(this.address).port,
+        processId: h.processId,
+        os: h.os,
+        archBits: 64,
+        multiplexingApi: h.multiplexingApi,
+        executable: h.executable,
+        configFile: h.configFile,
+        hz: Math.round(1000 / this.config.cronMs),
+        nowUs: nowMs * 1000,
+        uptimeS: Math.floor((nowMs - this.startedMs) / 1000),
+      },
+      clients: { connected: this.server.clientCount, clusterConnections: 2 * (this.nodeList.length - 1), max: 10000, blocked: this.server.blockedCount, inTimeoutTable: 0 },
+      memory: { usedBytes: 0, rssBytes: 0, peakBytes: 0, startupBytes: 0, totalSystemBytes: 0, maxmemoryBytes: 0, maxmemoryPolicy: "noeviction", replicationBacklogBytes: r.backlogInfo().histlen, clientsNormalBytes: 0, clientsReplicasBytes: 0 },
+      persistence: { loading: null, changesSinceLastSave: 0, lastSaveTimeS: Math.floor(this.startedMs / 1000), aof: null },
+      stats: {
+        connectionsReceived: this.server.connectionsReceived,
+        commandsProcessed: this.server.commandsProcessed,
+        opsPerSec: 0,
+        netInputBytes: 0,
+        netOutputBytes: 0,
+        netReplInputBytes: 0,
+        netReplOutputBytes: 0,
+        inputKbps: 0,
+        outputKbps: 0,
+        inputReplKbps: 0,
+        outputReplKbps: 0,
+        rejectedConnections: 0,
+        syncFull: 0,
+        syncPartialOk: 0,
+        syncPartialErr: 0,
+        expiredKeys: r.data.expiredKeys,
+        evictedKeys: 0,
+        keyspaceHits: this.server.keyspaceHits,
+        keyspaceMisses: this.server.keyspaceMisses,
+        pubsubChannels: stats.channels,
+        pubsubPatterns: stats.patterns,
+        pubsubShardChannels: stats.shardChannels,
+        readsProcessed: this.server.commandsProcessed,
+        writesProcessed: this.server.commandsProcessed,
+      },
+      replication,
+      cpu: { sysUs: 0, userUs: 0 },
+      errors: new Map(),
+      keyspace: { keys: r.data.size, expires: r.data.expiresCount, avgTtlMs: 0 },
+    };
+  }
+
+  /** CONFIG GET/SET over this node's settings, by redis.conf name. */
+  private settings(): Settings {
+    const c = this.config as { -readonly [K in keyof ClusterConfig]: ClusterConfig[K] };
+    const ints: Record<string, [keyof ClusterConfig, number]> = {
+      "cluster-node-timeout": ["nodeTimeoutMs", 1],
+      "cluster-replica-validity-factor": ["replicaValidityFactor", 0],
+      "cluster-migration-barrier": ["migrationBarrier", 0],
+      "repl-ping-replica-period": ["replPingPeriodMs", 1],
+      "repl-backlog-size": ["replBacklogBytes", 1],
+      "replica-priority": ["replicaPriority", 0],
+    };
+    const bools: Record<string, keyof ClusterConfig> = {
+      "cluster-require-full-coverage": "requireFullCoverage",
+      "cluster-allow-replica-migration": "allowReplicaMigration",
+      "cluster-replica-no-failover": "nofailover",
+    };
+    const fixed: Record<string, string> = { "cluster-enabled": "yes", save: "", appendonly: "no", appendfsync: "everysec", databases: "1", port: String(endpointOf(this.address).port) };
+    const unit = (k: string): number => (k === "repl-ping-replica-period" ? 1000 : 1);
+    return {
+      names: () => [...Object.keys(ints), ...Object.keys(bools), "requirepass", ...Object.keys(fixed)],
+      get: (name) => {
+        const i = ints[name];
+        if (i !== undefined) return String((c[i[0]] as number) / unit(name));
+        const b = bools[name];
+        if (b !== undefined) return c[b] ? "yes" : "no";
+        if (name === "requirepass") return c.requirepass;
+        return fixed[name];
+      },
+      set: (name, value) => {
+        const i = ints[name];
+        if (i !== undefined) {
+          if (!/^\d{1,15}$/.test(value) || Number(value) < i[1]) return "argument couldn't be parsed into an integer";
+          (c as Record<string, unknown>)[i[0]] = Number(value) * unit(name);
+          return null;
+        }
+        const b = bools[name];
+        if (b !== undefined) {
+          const v = value.toLowerCase();
+          if (v !== "yes" && v !== "no") return "argument must be 'yes' or 'no'";
+          (c as Record<string, unknown>)[b] = v === "yes";
+          return null;
+        }
+        if (name === "requirepass") {
+          c.requirepass = value;
+          return null;
+        }
+        return fixed[name] !== undefined ? "This config is immutable" : "unknown";
+      },
+    };
+  }
+
+  private clusterFailover(option: string, nowMs: number, fx: Fx): RespValue {
+    if (option !== "" && option !== "FORCE" && option !== "TAKEOVER") return Resp.error("ERR syntax error");
+    if (this.myself.flags & FLAG.master) return Resp.error("ERR You should send CLUSTER FAILOVER to a replica");
+    const master = this.myself.master;
+    if (master === null || master.address === null) return Resp.error("ERR I'm a replica but my master is unknown to me");
+    if (option === "" && master.flags & FLAG.fail) return Resp.error("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
     this.resetManualFailover(fx);
     this.mfEndMs = nowMs + CLUSTER_CONST.mfTimeoutMs;
     fx.push({ kind: "trace", event: { type: "mf-start", option: option === "" ? "default" : option.toLowerCase() } });
@@ -1210,7 +1759,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     } else {
       fx.push({ kind: "send", to: master.address, msg: { type: "mfstart", h: this.header(0) } });
     }
-    return { status: "OK" };
+    return Resp.ok;
   }
 
   // ---- replication messages ------------------------------------------------------------------------
@@ -1338,8 +1887,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     return this.owner[keySlot(key)] === this.myself && (this.myself.flags & FLAG.master) !== 0;
   }
 
+  /** The list at `key` (empty when absent or not a list): for checkers. */
   list(key: string): readonly string[] {
-    return this.replication.data.list(key);
+    const e = this.replication.data.inspect(key);
+    return e?.value.kind === "list" ? e.value.items.toArray() : [];
   }
 }
 
@@ -1406,9 +1957,16 @@ function gossipOf(n: NodeRec): Gossip {
   return n.gossip;
 }
 
-function toRep(r: { ok: Json } | { err: string }): ClusterRep {
-  if ("err" in r) return { err: r.err };
-  return r.ok === "OK" ? { status: "OK" } : (r.ok as ClusterRep);
+/** The node address behind host:port ("n2" 6379 is the simulator's n2; see format.ts endpointOf). */
+function addressOf(host: string, port: number): NodeId {
+  return port === 6379 && !host.includes(".") && !host.includes(":") ? host : `${host}:${port}`;
+}
+
+/** A slot number argument (0..16383), or null. */
+function parseSlot(arg: string): number | null {
+  if (!/^\d{1,5}$/.test(arg)) return null;
+  const n = Number(arg);
+  return n < SLOTS ? n : null;
 }
 
 function firstDistinct(xs: readonly (string | null)[]): Json {

@@ -2,7 +2,6 @@
 // set of slots that messages can carry by reference.
 
 import { assert } from "../machine.js";
-import { encodeUtf8 } from "../resp/codec.js";
 
 export const SLOTS = 16384;
 
@@ -17,10 +16,10 @@ const CRC16_TABLE: Uint16Array = (() => {
   return t;
 })();
 
-/** CRC16 over the UTF-8 bytes of `s`. */
+/** CRC16 over byte string `s` (one char per byte, as keys are held: core/keyspace/bytes.ts). */
 export function crc16(s: string): number {
   let crc = 0;
-  for (const b of encodeUtf8(s)) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ b) & 0xff] as number);
+  for (let i = 0; i < s.length; i++) crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ s.charCodeAt(i)) & 0xff] as number);
   return crc;
 }
 

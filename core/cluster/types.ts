@@ -6,6 +6,7 @@
 // back with a new name at the same address.
 
 import type { NodeId } from "../machine.js";
+import type { RespValue } from "../resp/codec.js";
 import type { SlotSet } from "./slots.js";
 
 /** Node flags, as Redis keeps them (a bit set, so headers and gossip carry them compactly). */
@@ -67,7 +68,16 @@ export type BusMsg =
   | { readonly type: "update"; readonly h: Header; readonly about: string; readonly configEpoch: number; readonly slots: SlotSet }
   | { readonly type: "failover-auth-request"; readonly h: Header }
   | { readonly type: "failover-auth-ack"; readonly h: Header }
-  | { readonly type: "mfstart"; readonly h: Header };
+  | { readonly type: "mfstart"; readonly h: Header }
+  /** PUBLISH travels to every node, SPUBLISH (publishshard) to the slot's shard. */
+  | { readonly type: "publish" | "publishshard"; readonly h: Header; readonly channel: string; readonly message: string };
+
+/** One key of a full resync: its DUMP payload (core/keyspace) and absolute expiry. */
+export interface SnapshotEntry {
+  readonly key: string;
+  readonly payload: string;
+  readonly expireAtMs: number | null;
+}
 
 /** One write in the replication stream. */
 export type ReplEntry = { readonly cmd: readonly string[]; readonly size: number };
@@ -81,7 +91,7 @@ export type ReplMsg =
   | { readonly type: "psync"; readonly replid: string; readonly offset: number }
   /** Master → replica: a full resync starts; the snapshot follows, then `snapshot-end`. */
   | { readonly type: "fullresync"; readonly replid: string; readonly offset: number }
-  | { readonly type: "snapshot"; readonly pairs: readonly (readonly [string, readonly string[]])[] }
+  | { readonly type: "snapshot"; readonly entries: readonly SnapshotEntry[] }
   | { readonly type: "snapshot-end" }
   /** Master → replica: a partial resync; the backlog from `offset` follows as stream messages. */
   | { readonly type: "continue"; readonly replid: string; readonly offset: number }
@@ -89,6 +99,8 @@ export type ReplMsg =
   | { readonly type: "stream"; readonly offset: number; readonly entries: readonly ReplEntry[] }
   /** Master → replica, every replPingPeriodMs: keeps the replica's data age fresh. */
   | { readonly type: "repl-ping"; readonly offset: number }
+  /** Master → replica: REPLCONF GETACK — ack now (WAIT is waiting). */
+  | { readonly type: "repl-getack" }
   /** Replica → master: REPLCONF ACK offset. */
   | { readonly type: "repl-ack"; readonly offset: number }
   /**
@@ -97,21 +109,28 @@ export type ReplMsg =
    */
   | { readonly type: "repl-reset" };
 
-export type ClusterMsg = BusMsg | ReplMsg;
+/**
+ * MIGRATE between nodes: the keys as DUMP payloads with their remaining TTL (ms, 0 = none), run on
+ * the target as RESTORE-ASKING; the target answers with the first error, or null.
+ */
+export type MigrateMsg =
+  | { readonly type: "migrate"; readonly id: number; readonly entries: readonly { readonly key: string; readonly payload: string; readonly ttlMs: number }[]; readonly replace: boolean }
+  | { readonly type: "migrate-reply"; readonly id: number; readonly error: string | null };
 
-/** A client request: a command as RESP would carry it. */
+export type ClusterMsg = BusMsg | ReplMsg | MigrateMsg;
+
+/** A client request: a command as RESP carries it, every argument a byte string (core/keyspace/bytes.ts). */
 export interface ClusterReq {
   readonly cmd: readonly string[];
+  /**
+   * Sent right after ASKING on the same connection (a client following an ASK redirect pipelines
+   * the two; the simulator's clients send them as one request, and get the command's reply).
+   */
+  readonly asking?: boolean;
 }
 
-/** A reply, shaped as RESP values: status strings, bulk strings, integers, nil, arrays, errors. */
-export type ClusterRep =
-  | { readonly status: string }
-  | { readonly err: string }
-  | string
-  | number
-  | null
-  | readonly ClusterRep[];
+/** A reply or push to a client: a RESP value (the host encodes it in the client's protocol). */
+export type ClusterRep = RespValue;
 
 /** How a node joins the cluster on its first start: what `redis-cli --cluster create` arranges. */
 export interface Bootstrap {
@@ -153,13 +172,26 @@ export interface ClusterConfig {
   readonly replicaPriority: number;
   /** cluster-replica-no-failover. */
   readonly nofailover: boolean;
+  /** requirepass: "" lets every client in; otherwise AUTH (or HELLO … AUTH) first. */
+  readonly requirepass: string;
   readonly cronMs: number;
   readonly bootstrap: Bootstrap | null;
+  /** What INFO says about the host (core/ cannot ask: no process, no OS). */
+  readonly host: HostFacts;
   /** Planted defects, so tests can show the invariant checkers catch them. */
   readonly bugs: {
     /** Send FAILOVER_AUTH_ACK before lastVoteEpoch is durable. */
     readonly voteBeforePersist: boolean;
   };
+}
+
+export interface HostFacts {
+  readonly faultlineVersion: string;
+  readonly processId: number;
+  readonly os: string;
+  readonly multiplexingApi: string;
+  readonly executable: string;
+  readonly configFile: string;
 }
 
 export const CLUSTER_DEFAULTS: ClusterConfig = {
@@ -172,8 +204,10 @@ export const CLUSTER_DEFAULTS: ClusterConfig = {
   replBacklogBytes: 1 << 20,
   replicaPriority: 100,
   nofailover: false,
+  requirepass: "",
   cronMs: 100,
   bootstrap: null,
+  host: { faultlineVersion: "0.1.0", processId: 0, os: "faultline simulator", multiplexingApi: "simulated", executable: "", configFile: "" },
   bugs: { voteBeforePersist: false },
 };
 
@@ -194,6 +228,6 @@ export const CLUSTER_CONST = {
   replTimeoutMs: 60_000,
   /** Snapshot pairs per message. */
   snapshotChunk: 256,
-  /** Client replies held while a manual failover pauses writes. */
-  pausedClientsMax: 10_000,
+  /** Keys the active expiry cycle may sample per cron tick. */
+  activeExpireBudget: 200,
 } as const;

@@ -60,6 +60,10 @@ const ROWS: readonly Row[] = [
   ["flushdb", -1, "write", 0, 0, 0],
   ["keys", 2, "readonly", 0, 0, 0],
   ["scan", -2, "readonly", 0, 0, 0],
+  // DUMP is also "random" and RESTORE-ASKING "asking" in Redis 7.0; neither flag is modelled here.
+  ["dump", 2, "readonly", 1, 1, 1],
+  ["restore", -4, "write denyoom", 1, 1, 1],
+  ["restore-asking", -4, "write denyoom", 1, 1, 1],
   // lists
   ["lpush", -3, "write denyoom fast", 1, 1, 1],
   ["rpush", -3, "write denyoom fast", 1, 1, 1],

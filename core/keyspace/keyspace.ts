@@ -3,17 +3,20 @@
 // park blocked clients. No IO, no clock, no randomness of its own: time is an argument and the
 // active expiry cycle takes the node's PRNG.
 
+import { assert } from "../machine.js";
 import { Resp, type RespValue } from "../resp/codec.js";
 import { byteStringToText } from "./bytes.js";
 import { COMMANDS, arityOk } from "./commands.js";
 import { Ctx, type Handler, type KeyspaceLimits, ReplyError } from "./ctx.js";
-import { Db, type Value, isExpiredAt } from "./db.js";
+import { Db, type Entry, type SlotOf, type Value, isExpiredAt } from "./db.js";
+import { DUMP_COMMANDS, dumpPayload, loadPayload } from "./dump.js";
 import { GENERIC_COMMANDS } from "./generic.js";
 import { HASH_COMMANDS } from "./hashes.js";
 import { type BlockOn, type ListEnd, LIST_COMMANDS, blockingPop, tryServePop } from "./lists.js";
 import { SET_COMMANDS } from "./sets.js";
 import { STRING_COMMANDS } from "./strings.js";
 
+export type { SlotOf } from "./db.js";
 export type { BlockOn, ListEnd } from "./lists.js";
 
 /** What one command did. */
@@ -47,7 +50,15 @@ export const ACTIVE_EXPIRE_REPEAT_PERCENT = 25;
 
 export const DEFAULT_LIMITS: KeyspaceLimits = { stringBytesMax: 512 * 1024 * 1024 };
 
-const HANDLERS: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...STRING_COMMANDS, ...GENERIC_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...HASH_COMMANDS }));
+/** One key as a full resync or a migration carries it: DUMP's payload and the absolute expiry. */
+export interface SnapshotEntry {
+  readonly key: string;
+  readonly payload: string;
+  /** Absolute expiry time in ms on the node's clock, or null for no TTL. */
+  readonly expireAtMs: number | null;
+}
+
+const HANDLERS: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...STRING_COMMANDS, ...GENERIC_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...HASH_COMMANDS, ...DUMP_COMMANDS }));
 
 /** Redis 7's reply to a command it does not know. */
 export function unknownCommandError(args: readonly string[]): RespValue {
@@ -59,15 +70,91 @@ export function unknownCommandError(args: readonly string[]): RespValue {
 }
 
 export class Keyspace {
-  private readonly db = new Db();
+  private readonly db: Db;
   /** stat_expiredkeys: keys removed by lazy or active expiry since creation. */
   expiredKeys = 0;
 
-  constructor(private readonly limits: KeyspaceLimits = DEFAULT_LIMITS) {}
+  /**
+   * `slotOf` (the cluster's CRC16 mod 16384) turns on the slot index behind countKeysInSlot,
+   * getKeysInSlot, deleteKeysInSlot and snapshotSlot; without it those are programmer errors.
+   */
+  constructor(
+    private readonly limits: KeyspaceLimits = DEFAULT_LIMITS,
+    slotOf?: SlotOf,
+  ) {
+    this.db = new Db(slotOf ?? null);
+  }
 
   /** Number of keys, expired-but-not-yet-removed ones included (as DBSIZE counts). */
   get size(): number {
     return this.db.size;
+  }
+
+  /** Keys with a TTL, expired-but-not-yet-removed ones included (INFO keyspace's `expires=`). */
+  get expiresCount(): number {
+    return this.db.ttlCount;
+  }
+
+  /** CLUSTER COUNTKEYSINSLOT: keys in `slot`, expired-but-not-yet-removed ones included. */
+  countKeysInSlot(slot: number): number {
+    return this.db.slotSize(slot);
+  }
+
+  /** CLUSTER GETKEYSINSLOT: up to `count` keys of `slot`, in creation order. */
+  getKeysInSlot(slot: number, count: number): string[] {
+    return this.db.keysInSlot(slot, count);
+  }
+
+  /**
+   * Deletes every key of `slot` (delKeysInSlot, when the node loses the slot) and returns them
+   * in creation order; the node propagates a DEL for each and invalidates their WATCHes.
+   */
+  deleteKeysInSlot(slot: number): string[] {
+    const keys = this.db.keysInSlot(slot);
+    for (const key of keys) this.db.delete(key);
+    return keys;
+  }
+
+  /** Drops every key without propagating anything: a replica's full resync starts with this. */
+  clear(): void {
+    this.db.clear();
+  }
+
+  /**
+   * Every key with DUMP's payload and its expiry, in creation order (the order SCAN walks):
+   * what a full resync sends. Expired keys not yet removed are included with their past expiry;
+   * restoreEntry skips them.
+   */
+  snapshot(): SnapshotEntry[] {
+    const out: SnapshotEntry[] = [];
+    for (const key of this.db.keys()) out.push(this.snapshotEntry(key));
+    return out;
+  }
+
+  /** The keys of one slot as snapshot() gives them, in creation order: what migrating it sends. */
+  snapshotSlot(slot: number): SnapshotEntry[] {
+    return this.db.keysInSlot(slot).map((key) => this.snapshotEntry(key));
+  }
+
+  /**
+   * Loads one snapshot entry, replacing any key of that name, with no propagation and no dirty
+   * count. An entry already expired at `nowMs` is not created (the old key still goes), as Redis
+   * skips expired keys when a master loads an RDB; returns whether the key was created. A bad
+   * payload throws: a master or a migrating node sending garbage is a bug, not an input error.
+   */
+  restoreEntry(key: string, payload: string, expireAtMs: number | null, nowMs: number): boolean {
+    const value = loadPayload(payload);
+    assert(typeof value !== "string", `restoreEntry: payload refused (${String(value)})`);
+    this.db.delete(key);
+    if (isExpiredAt(expireAtMs, nowMs)) return false;
+    this.db.add(key, value);
+    this.db.setExpire(key, expireAtMs);
+    return true;
+  }
+
+  private snapshotEntry(key: string): SnapshotEntry {
+    const entry = this.db.peek(key) as Entry;
+    return { key, payload: dumpPayload(entry.value), expireAtMs: entry.expireAtMs };
   }
 
   /** Runs one command. `args[0]` is its name in any case; every argument is a byte string. */

@@ -1,5 +1,6 @@
 // Replies as plain JSON-able data, for tests, checkers and traces: a bulk string becomes its byte
-// string, other types keep a tag so that no two reply types look alike.
+// string, other types keep a tag so that no two reply types look alike — except verbatim text
+// (CLUSTER NODES, INFO), which is its text, as a RESP2 client reads it.
 
 import type { RespValue } from "../resp/codec.js";
 import { bytesToByteString } from "./bytes.js";
@@ -15,6 +16,7 @@ export type Plain =
   | { readonly nullArray: true }
   | { readonly set: readonly Plain[] }
   | { readonly map: readonly (readonly [Plain, Plain])[] }
+  | { readonly push: readonly Plain[] }
   | { readonly other: string };
 
 /** `reply` as plain data. Set members are sorted (their order is unspecified, as in Redis). */
@@ -36,6 +38,11 @@ export function plain(reply: RespValue): Plain {
       return { set: reply.value.map(plain).sort(comparePlain) };
     case "map":
       return { map: reply.value.map(([k, v]) => [plain(k), plain(v)] as const) };
+    case "push":
+      return { push: reply.value.map(plain) };
+    case "verbatim":
+      // What a RESP2 client reads: the text as a bulk string.
+      return bytesToByteString(reply.value);
     default:
       return { other: reply.type };
   }

@@ -68,7 +68,12 @@ export interface WorldListener {
   onSettled?(): void;
   /** A client reply arrived. */
   onReply?(client: ClientId, from: NodeId, reqId: number, value: unknown): void;
+  /** A message that answers no request arrived for a client (pub/sub). */
+  onPush?(client: ClientId, from: NodeId, value: unknown): void;
 }
+
+/** The request id a pushed message travels under (real requests count from 1). */
+const PUSH = -1;
 
 interface Timer {
   readonly gen: number;
@@ -450,6 +455,11 @@ export class World implements ClusterView {
       case "reply":
         this.transmit({ k: "rep", from: node.id, to: e.client, reqId: e.reqId, value: e.value }, null);
         break;
+      case "push":
+        this.transmit({ k: "rep", from: node.id, to: e.client, reqId: PUSH, value: e.value }, null);
+        break;
+      case "close":
+        break; // simulated clients hold no connection state to close
       case "trace":
         if ("t" in e.event || "node" in e.event) throw new Error(`trace events may not set t or node (the host does): ${JSON.stringify(e.event)}`);
         this.emit(node.id, e.event);
@@ -493,7 +503,8 @@ export class World implements ClusterView {
   private arrive(p: Payload, epoch: number): void {
     if (p.k === "rep") {
       if (!this.network.alive(p.from, p.to, epoch) || this.network.blocked(p.from, p.to)) return;
-      for (const l of this.listeners) l.onReply?.(p.to, p.from, p.reqId, p.value);
+      if (p.reqId === PUSH) for (const l of this.listeners) l.onPush?.(p.to, p.from, p.value);
+      else for (const l of this.listeners) l.onReply?.(p.to, p.from, p.reqId, p.value);
       return;
     }
     const node = this.node(p.to);

@@ -53,7 +53,9 @@ export interface WorkloadModel {
   readonly description: string;
   /** The next request a client sends. */
   request(rng: Stream, client: string, opIndex: number): Json;
-  /** Classifies a reply: ok, a definite failure, or a redirect to another node (then retried). */
+  /** A reply as the trace records it (replies that are not JSON, such as RESP values with bytes). */
+  toJson?(reply: unknown): Json;
+  /** Classifies a reply (as toJson made it): ok, a definite failure, or a redirect to another node (then retried). */
   classify(reply: Json): { readonly outcome: "ok" | "fail" } | { readonly outcome: "redirect"; readonly to: NodeId | null };
 }
 

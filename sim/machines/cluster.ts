@@ -10,6 +10,8 @@ import { ClusterNode } from "../../core/cluster/node.js";
 import { SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig } from "../../core/cluster/types.js";
 import type { Json } from "../../core/trace.js";
+import { plain } from "../../core/keyspace/plain.js";
+import type { RespValue } from "../../core/resp/codec.js";
 import { type Call, checkKeyed, type KeyedOp, listModel, type Result } from "../checkers/linearizable.js";
 import { voteOnce } from "../checkers/vote-once.js";
 import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunReporter, TraceLine } from "./adapter.js";
@@ -39,6 +41,7 @@ const configSchema = z
     replBacklogBytes: z.number().int().positive().default(d.replBacklogBytes),
     replicaPriority: z.number().int().nonnegative().default(d.replicaPriority),
     nofailover: z.boolean().default(d.nofailover),
+    requirepass: z.string().default(d.requirepass),
     cronMs: z.number().int().positive().default(d.cronMs),
     bugs: z.object({ voteBeforePersist: z.boolean().default(false) }).strict().default({ voteBeforePersist: false }),
   })
@@ -305,6 +308,11 @@ function finalList(view: ClusterView, key: string): Set<string> | null {
   return null;
 }
 
+/** The simulator's node behind a MOVED/ASK endpoint: "n2:6379" is n2 (core/cluster/format.ts endpointOf). */
+function nodeOfEndpoint(endpoint: string): NodeId {
+  return endpoint.endsWith(":6379") ? endpoint.slice(0, -5) : endpoint;
+}
+
 // ---- the adapter ----------------------------------------------------------------------------------
 
 const slotMapCache = new WeakMap<ClusterNode, { version: number; map: string }>();
@@ -367,11 +375,12 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
       const key = `k${Math.floor(rng.next() * 64)}`;
       return rng.next() < 0.7 ? { cmd: ["RPUSH", key, `${client}-${opIndex}`] } : { cmd: ["LRANGE", key, "0", "-1"] };
     },
+    toJson: (reply) => plain(reply as RespValue) as Json,
     classify(reply: Json) {
       if (reply !== null && typeof reply === "object" && !Array.isArray(reply) && "err" in reply) {
         const err = String(reply["err"]);
         const moved = /^(MOVED|ASK) \d+ (\S+)$/.exec(err);
-        if (moved !== null) return { outcome: "redirect", to: moved[2] as string };
+        if (moved !== null) return { outcome: "redirect", to: nodeOfEndpoint(moved[2] as string) };
         return { outcome: "fail" };
       }
       return { outcome: "ok" };

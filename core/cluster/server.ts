@@ -1,0 +1,811 @@
+// The client side of a cluster node: connections (sessions), command dispatch, transactions,
+// blocked clients and WAIT — what Redis's networking.c, server.c's processCommand, multi.c and
+// blocked.c do around the keyspace. The node (node.ts) owns the cluster state and answers routing
+// questions through `ServerHost`; the keyspace (core/keyspace) runs the data commands; replication
+// (data.ts) carries what they propagate.
+//
+// Every reply leaves as an effect in the order commands arrived on a connection, except for
+// blocked commands (BLPOP, WAIT, writes held by a manual failover), whose replies leave when they
+// unblock — later commands on the same connection wait behind them, as a Redis client does.
+
+import type { ClientId, NodeId } from "../machine.js";
+import { Resp, type RespValue } from "../resp/codec.js";
+import { bulk, byteStringToText } from "../keyspace/bytes.js";
+import { globMatch } from "../keyspace/glob.js";
+import type { Result } from "../keyspace/keyspace.js";
+import type { ListEnd } from "../keyspace/lists.js";
+import { commandCommand, type CommandEntry, isWrite, keyIndexes, lookupCommand } from "./command-table.js";
+import type { Replication } from "./data.js";
+import { REDIS_VERSION } from "./info.js";
+import { allowedWhileSubscribed, PubSub, subscribedModeError } from "./pubsub.js";
+import { keySlot } from "./slots.js";
+
+
+/** One client connection. */
+export class Session {
+  /** CLIENT ID: increasing per node incarnation. */
+  readonly num: number;
+  name = "";
+  proto: 2 | 3 = 2;
+  authenticated: boolean;
+  /** READONLY: reads of the master's slots may be served by this replica. */
+  readonly = false;
+  /** ASKING: the next command may touch an importing slot. */
+  asking = false;
+  /** MULTI in progress: the queued commands and whether one was refused (EXECABORT at EXEC). */
+  multi: { queue: (readonly string[])[]; aborted: boolean } | null = null;
+  /** WATCHed keys; `dirty` once one was touched (EXEC then fails). */
+  watched: Set<string> | null = null;
+  dirty = false;
+  /** Replication offset after this client's last write: what WAIT waits for. */
+  lastWriteOffset = 0;
+  /** Requests that arrived while an earlier one was blocked, answered in order once it unblocks. */
+  readonly pending: { reqId: number; args: readonly string[]; asking: boolean }[] = [];
+  blocked: Blocked | null = null;
+  lastCommand = "NULL";
+  lastCommandMs: number;
+
+  constructor(
+    readonly id: ClientId,
+    num: number,
+    readonly createdMs: number,
+    authenticated: boolean,
+  ) {
+    this.num = num;
+    this.authenticated = authenticated;
+    this.lastCommandMs = createdMs;
+  }
+}
+
+type Blocked =
+  | { readonly kind: "pop"; readonly reqId: number; readonly keys: readonly string[]; readonly end: ListEnd; readonly deadlineMs: number | null }
+  | { readonly kind: "wait"; readonly reqId: number; readonly replicas: number; readonly offset: number; readonly deadlineMs: number | null }
+  | { readonly kind: "paused"; readonly reqId: number; readonly args: readonly string[] }
+  /** Waiting for the node (MIGRATE's target to answer); `token` names the wait. */
+  | { readonly kind: "external"; readonly reqId: number; readonly token: number };
+
+/** What the server asks of the node it runs in. */
+export interface ServerHost {
+  /**
+   * Where a command touching `slot` should run: null to run here, or the error that redirects or
+   * refuses it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN). `missing` counts the keys absent here and
+   * `keys` is their number, for the migrating/importing rules.
+   */
+  route(slot: number, keys: readonly string[], write: boolean, session: Session, nowMs: number, migrate?: boolean): RespValue | null;
+  /** CLUSTER subcommands (args without "CLUSTER"). */
+  clusterCommand(args: readonly string[], session: Session, nowMs: number): RespValue;
+  /** INFO text for the sections asked. */
+  info(sections: readonly string[], nowMs: number): string;
+  /** Writes wait: a manual failover paused this master's clients. */
+  writesPaused(nowMs: number): boolean;
+  isReplica(): boolean;
+  /** Sends a PUBLISH / SPUBLISH to the rest of the cluster (every node / this shard). */
+  broadcastPublish(channel: string, message: string, shard: boolean): void;
+  /**
+   * MIGRATE: starts moving keys to another node. Returns the reply when it is already known (an
+   * error, NOKEY), or null when the node will call `Server.finishExternal(token, reply)`.
+   */
+  migrate(args: readonly string[], token: number, nowMs: number): RespValue | null;
+  /** Asks replicas for a fresh ack (REPLCONF GETACK), so WAIT need not wait for the next one. */
+  requestAcks(): void;
+  /** The host's settings the CONFIG command exposes. */
+  readonly settings: Settings;
+  /** Replies, pushes and closes leave through here. */
+  emit(effect: ClientEffect): void;
+}
+
+export type ClientEffect =
+  | { readonly kind: "reply"; readonly client: ClientId; readonly reqId: number; readonly value: RespValue }
+  | { readonly kind: "push"; readonly client: ClientId; readonly value: RespValue }
+  | { readonly kind: "close"; readonly client: ClientId };
+
+/** CONFIG GET/SET: named settings with a parser each. */
+export interface Settings {
+  names(): readonly string[];
+  get(name: string): string | undefined;
+  /** null when set; otherwise the reason, as Redis words it after "ERR CONFIG SET failed (possibly related to argument '<name>') - ". */
+  set(name: string, value: string): string | null;
+}
+
+const OK = Resp.ok;
+const QUEUED = Resp.simple("QUEUED");
+
+function err(text: string): RespValue {
+  return Resp.error(text);
+}
+
+/** Commands that run at once inside MULTI instead of being queued (processCommand's list). */
+const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+/** Commands an unauthenticated connection may run. */
+const NO_AUTH = new Set(["auth", "hello", "quit", "reset"]);
+
+export class Server {
+  private readonly sessions = new Map<ClientId, Session>();
+  /** Clients blocked on a key, in the order they blocked (FIFO service, as Redis). */
+  private readonly blockedOnKey = new Map<string, Session[]>();
+  private readonly blocked = new Set<Session>();
+  /** Sessions watching each key. */
+  private readonly watchers = new Map<string, Set<Session>>();
+  readonly pubsub = new PubSub();
+  private clientNumNext = 1;
+  private externalNext = 1;
+  /** INFO stats. */
+  commandsProcessed = 0;
+  connectionsReceived = 0;
+  keyspaceHits = 0;
+  keyspaceMisses = 0;
+
+  constructor(
+    private readonly host: ServerHost,
+    private readonly repl: Replication,
+  ) {}
+
+  get clientCount(): number {
+    return this.sessions.size;
+  }
+
+  get blockedCount(): number {
+    return this.blocked.size;
+  }
+
+  sessionsInOrder(): Session[] {
+    return [...this.sessions.values()];
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+
+  /** A request from `client`. Requests queue behind a blocked one on the same connection. */
+  request(client: ClientId, reqId: number, args: readonly string[], nowMs: number, asking = false): void {
+    const s = this.session(client, nowMs);
+    if (s.blocked !== null || s.pending.length > 0) {
+      s.pending.push({ reqId, args, asking });
+      return;
+    }
+    if (asking) s.asking = true;
+    this.run(s, reqId, args, nowMs);
+  }
+
+  /** The connection closed: forget its state, unblock nothing (there is nobody to answer). */
+  closed(client: ClientId): void {
+    const s = this.sessions.get(client);
+    if (s === undefined) return;
+    this.unblock(s);
+    this.unwatchAll(s);
+    this.pubsub.dropClient(client);
+    this.sessions.delete(client);
+  }
+
+  /** After writes: serve clients blocked on the touched keys; check WAIT and pop deadlines. */
+  tick(nowMs: number): void {
+    for (const s of [...this.blocked]) {
+      const b = s.blocked;
+      if (b === null) continue;
+      if (b.kind === "wait") {
+        const acked = this.acked(b.offset);
+        if (acked >= b.replicas || (b.deadlineMs !== null && nowMs >= b.deadlineMs)) this.finishBlocked(s, Resp.integer(acked), nowMs);
+      } else if (b.kind === "pop") {
+        if (b.deadlineMs !== null && nowMs >= b.deadlineMs) this.finishBlocked(s, Resp.nullArray, nowMs);
+        else if (!this.stillServed(s, b.keys, nowMs)) continue;
+      } else if (b.kind === "paused" && !this.host.writesPaused(nowMs)) {
+        // A manual failover ended: run the held write now (it may be redirected by then).
+        this.unblock(s);
+        this.run(s, b.reqId, b.args, nowMs);
+        this.drain(s, nowMs);
+      }
+    }
+  }
+
+  /** Answers a command that waited on the node (MIGRATE); the node has done its effects. */
+  finishExternal(token: number, value: RespValue, nowMs: number): void {
+    for (const s of this.blocked) {
+      const b = s.blocked;
+      if (b !== null && b.kind === "external" && b.token === token) {
+        this.finishBlocked(s, value, nowMs);
+        return;
+      }
+    }
+  }
+
+  /** The earliest deadline of a blocked client (for the node's timer), or null. */
+  nextDeadline(): number | null {
+    let next: number | null = null;
+    for (const s of this.blocked) {
+      const d = s.blocked !== null && (s.blocked.kind === "pop" || s.blocked.kind === "wait") ? s.blocked.deadlineMs : null;
+      if (d !== null && (next === null || d < next)) next = d;
+    }
+    return next;
+  }
+
+  /** A published message arrived over the bus (or from a local PUBLISH). Returns local receivers. */
+  deliver(channel: string, message: string, shard: boolean): number {
+    const { deliveries, receivers } = shard ? this.pubsub.spublish(channel, message) : this.pubsub.publish(channel, message);
+    for (const d of deliveries) this.host.emit({ kind: "push", client: d.client, value: d.msg });
+    return receivers;
+  }
+
+  /** Slots this node stopped serving: shard channels in them are unsubscribed; blocked clients redirected. */
+  slotsLost(lost: (slot: number) => boolean, nowMs: number): void {
+    for (const d of this.pubsub.dropShardSlots(lost, keySlot)) this.host.emit({ kind: "push", client: d.client, value: d.msg });
+    this.tick(nowMs);
+  }
+
+  /** Keys changed outside a client command (replication, slot deletion): WATCH sees them. */
+  touched(keys: readonly string[]): void {
+    for (const k of keys) this.touch(k);
+  }
+
+  // ---- one command -------------------------------------------------------------------------------
+
+  private session(client: ClientId, nowMs: number): Session {
+    let s = this.sessions.get(client);
+    if (s === undefined) {
+      s = new Session(client, this.clientNumNext++, nowMs, this.host.settings.get("requirepass") === "");
+      this.sessions.set(client, s);
+      this.connectionsReceived += 1;
+    }
+    return s;
+  }
+
+  private reply(s: Session, reqId: number, value: RespValue): void {
+    this.host.emit({ kind: "reply", client: s.id, reqId, value });
+  }
+
+  /** Runs one request to its reply (or to blocking). */
+  private run(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
+    this.commandsProcessed += 1;
+    s.lastCommandMs = nowMs;
+    const found = lookupCommand(args);
+    if ("error" in found) {
+      if (s.multi !== null) s.multi.aborted = true;
+      return this.reply(s, reqId, found.error);
+    }
+    const entry = found.entry;
+    const name = entry.name.split("|")[0] as string;
+    s.lastCommand = entry.name;
+    if (!s.authenticated && !NO_AUTH.has(name)) return this.reply(s, reqId, err("NOAUTH Authentication required."));
+    if (s.proto === 2 && this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0 && !allowedWhileSubscribed(name)) {
+      return this.reply(s, reqId, err(subscribedModeError(entry.name)));
+    }
+    if (s.multi !== null && !NOT_QUEUED.has(name)) {
+      const refusal = this.routeCommand(s, entry, args, nowMs);
+      if (refusal !== null) {
+        s.multi.aborted = true;
+        return this.reply(s, reqId, refusal);
+      }
+      s.multi.queue.push(args);
+      return this.reply(s, reqId, QUEUED);
+    }
+    if (name === "exec") return this.exec(s, reqId, nowMs);
+    const refusal = this.routeCommand(s, entry, args, nowMs);
+    if (refusal !== null) return this.reply(s, reqId, refusal);
+    if (isWrite(entry) && this.host.writesPaused(nowMs)) {
+      // CLUSTER FAILOVER paused writes: hold this one until the failover ends (Redis pauses clients).
+      this.block(s, { kind: "paused", reqId, args });
+      return;
+    }
+    const value = this.execute(s, entry, name, args, nowMs, false, reqId);
+    if (value !== null) this.reply(s, reqId, value);
+  }
+
+  /** The routing verdict for a command: null to run here, or the error to answer. */
+  private routeCommand(s: Session, entry: CommandEntry, args: readonly string[], nowMs: number): RespValue | null {
+    const idx = keyIndexes(entry, args);
+    if (idx.length === 0) return null;
+    const keys = idx.map((i) => args[i] as string);
+    const slot = keySlot(keys[0] as string);
+    for (let i = 1; i < keys.length; i++) {
+      if (keySlot(keys[i] as string) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+    }
+    if (entry.name === "restore-asking") s.asking = true; // Redis's CMD_ASKING flag
+    const verdict = this.host.route(slot, keys, isWrite(entry), s, nowMs, entry.name === "migrate");
+    s.asking = false;
+    return verdict;
+  }
+
+  /**
+   * Runs a command that routing accepted. Returns its reply, or null when the command blocked or
+   * answered itself. `inExec`: a transaction is running it (blocking commands do not block).
+   */
+  private execute(s: Session, entry: CommandEntry, name: string, args: readonly string[], nowMs: number, inExec: boolean, reqId: number): RespValue | null {
+    switch (name) {
+      case "ping":
+        if (args.length > 2) return err("ERR wrong number of arguments for 'ping' command");
+        if (s.proto === 2 && this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0) return Resp.array([bulk("pong"), bulk(args[1] ?? "")]);
+        return args.length === 2 ? bulk(args[1] as string) : Resp.simple("PONG");
+      case "echo":
+        return bulk(args[1] as string);
+      case "select":
+        return args[1] === "0" ? OK : err("ERR SELECT is not allowed in cluster mode");
+      case "quit":
+        this.host.emit({ kind: "reply", client: s.id, reqId, value: OK });
+        this.host.emit({ kind: "close", client: s.id });
+        this.closed(s.id);
+        return null;
+      case "reset":
+        this.resetSession(s);
+        return Resp.simple("RESET");
+      case "auth":
+        return this.auth(s, args.slice(1));
+      case "hello":
+        return this.hello(s, args);
+      case "client":
+        return this.clientCommand(s, args, nowMs);
+      case "command":
+        return commandCommand(args.slice(1));
+      case "info":
+        return Resp.verbatim("txt", this.host.info(args.slice(1), nowMs));
+      case "config":
+        return this.configCommand(args);
+      case "readonly":
+        s.readonly = true;
+        return OK;
+      case "readwrite":
+        s.readonly = false;
+        return OK;
+      case "asking":
+        s.asking = true;
+        return OK;
+      case "multi":
+        if (s.multi !== null) return err("ERR MULTI calls can not be nested");
+        s.multi = { queue: [], aborted: false };
+        return OK;
+      case "discard":
+        if (s.multi === null) return err("ERR DISCARD without MULTI");
+        s.multi = null;
+        this.unwatchAll(s);
+        return OK;
+      case "watch":
+        if (s.multi !== null) return err("ERR WATCH inside MULTI is not allowed");
+        for (const k of args.slice(1)) this.watch(s, k);
+        return OK;
+      case "unwatch":
+        this.unwatchAll(s);
+        return OK;
+      case "wait":
+        return this.wait(s, args, nowMs, inExec, reqId);
+      case "cluster":
+        return this.host.clusterCommand(args.slice(1), s, nowMs);
+      case "subscribe":
+      case "psubscribe":
+      case "ssubscribe":
+      case "unsubscribe":
+      case "punsubscribe":
+      case "sunsubscribe":
+        return this.subscription(s, name, args.slice(1), reqId);
+      case "publish":
+      case "spublish": {
+        const shard = name === "spublish";
+        const receivers = this.deliver(args[1] as string, args[2] as string, shard);
+        this.host.broadcastPublish(args[1] as string, args[2] as string, shard);
+        return Resp.integer(receivers);
+      }
+      case "pubsub":
+        return this.pubsub.command(args.slice(1));
+      case "migrate": {
+        const token = this.externalNext++;
+        const value = this.host.migrate(args, token, nowMs);
+        if (value !== null || inExec) return value ?? Resp.error("IOERR MIGRATE cannot wait inside a transaction");
+        this.block(s, { kind: "external", reqId, token });
+        return null;
+      }
+      default:
+        return this.data(s, entry, args, nowMs, inExec, reqId);
+    }
+  }
+
+  /** A keyspace command: run it, replicate what it changed, wake blocked clients, answer. */
+  private data(s: Session, entry: CommandEntry, args: readonly string[], nowMs: number, inExec: boolean, reqId: number): RespValue | null {
+    if (isWrite(entry) && this.host.isReplica()) return err("READONLY You can't write against a read only replica.");
+    const r = this.repl.data.exec(args, nowMs);
+    this.account(entry, r);
+    this.afterData(s, r, nowMs);
+    if (r.block !== undefined && !inExec) {
+      this.block(s, { kind: "pop", reqId, keys: r.block.keys, end: r.block.end, deadlineMs: r.block.deadlineMs });
+      return null;
+    }
+    return r.reply;
+  }
+
+  private account(entry: CommandEntry, r: Result): void {
+    if (!entry.flags.includes("readonly") || entry.firstKey === 0) return;
+    if (r.reply.type === "null" || (r.reply.type === "integer" && r.reply.value === 0 && entry.name === "exists")) this.keyspaceMisses += 1;
+    else if (r.reply.type !== "error") this.keyspaceHits += 1;
+  }
+
+  /** Replicates a command's effects and lets WATCH and blocked clients see them. */
+  private afterData(s: Session, r: Result, nowMs: number): void {
+    if (r.propagate.length > 0 && !this.host.isReplica()) {
+      this.repl.feed(r.propagate);
+      s.lastWriteOffset = this.repl.offset;
+    }
+    for (const k of r.touched) this.touch(k);
+    if (r.touched.length > 0) this.serveBlocked(r.touched, nowMs);
+  }
+
+  // ---- transactions ------------------------------------------------------------------------------
+
+  private exec(s: Session, reqId: number, nowMs: number): void {
+    const multi = s.multi;
+    if (multi === null) return this.reply(s, reqId, err("ERR EXEC without MULTI"));
+    s.multi = null;
+    if (multi.aborted) {
+      this.unwatchAll(s);
+      return this.reply(s, reqId, err("EXECABORT Transaction discarded because of previous errors."));
+    }
+    if (s.dirty) {
+      this.unwatchAll(s);
+      return this.reply(s, reqId, Resp.nullArray);
+    }
+    // The slot may have moved since the commands were queued (getNodeByQuery checks EXEC's queue).
+    let slot: number | null = null;
+    const keys: string[] = [];
+    let write = false;
+    for (const args of multi.queue) {
+      const found = lookupCommand(args);
+      if ("error" in found) continue;
+      write ||= isWrite(found.entry);
+      for (const i of keyIndexes(found.entry, args)) {
+        const k = args[i] as string;
+        const ks = keySlot(k);
+        if (slot !== null && ks !== slot) {
+          this.unwatchAll(s);
+          return this.reply(s, reqId, err("CROSSSLOT Keys in request don't hash to the same slot"));
+        }
+        slot = ks;
+        keys.push(k);
+      }
+    }
+    if (slot !== null) {
+      const refusal = this.host.route(slot, keys, write, s, nowMs);
+      if (refusal !== null) {
+        this.unwatchAll(s);
+        return this.reply(s, reqId, refusal);
+      }
+    }
+    this.unwatchAll(s);
+    const replies: RespValue[] = [];
+    const propagated: (readonly string[])[] = [];
+    const touched: string[] = [];
+    for (const args of multi.queue) {
+      const found = lookupCommand(args);
+      if ("error" in found) {
+        replies.push(found.error);
+        continue;
+      }
+      const entry = found.entry;
+      const name = entry.name.split("|")[0] as string;
+      if (entry.flags.includes("write") && this.host.isReplica()) {
+        replies.push(err("READONLY You can't write against a read only replica."));
+        continue;
+      }
+      if (!isDataCommand(name)) {
+        replies.push(this.execute(s, entry, name, args, nowMs, true, reqId) ?? Resp.null);
+        continue;
+      }
+      const r = this.repl.data.exec(args, nowMs);
+      this.account(entry, r);
+      replies.push(r.reply);
+      propagated.push(...r.propagate);
+      touched.push(...r.touched);
+    }
+    // A transaction's writes reach replicas as one MULTI … EXEC, as Redis propagates them.
+    const stream = propagated.length > 1 ? [["MULTI"], ...propagated, ["EXEC"]] : propagated;
+    this.afterData(s, { reply: Resp.null, dirty: 0, propagate: stream, touched }, nowMs);
+    this.reply(s, reqId, Resp.array(replies));
+  }
+
+  private watch(s: Session, key: string): void {
+    if (s.watched === null) s.watched = new Set();
+    if (s.watched.has(key)) return;
+    s.watched.add(key);
+    let set = this.watchers.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.watchers.set(key, set);
+    }
+    set.add(s);
+  }
+
+  private unwatchAll(s: Session): void {
+    if (s.watched !== null) {
+      for (const k of s.watched) {
+        const set = this.watchers.get(k);
+        set?.delete(s);
+        if (set?.size === 0) this.watchers.delete(k);
+      }
+    }
+    s.watched = null;
+    s.dirty = false;
+  }
+
+  private touch(key: string): void {
+    const set = this.watchers.get(key);
+    if (set !== undefined) for (const s of set) s.dirty = true;
+  }
+
+  // ---- blocking ----------------------------------------------------------------------------------
+
+  private block(s: Session, b: Blocked): void {
+    s.blocked = b;
+    this.blocked.add(s);
+    if (b.kind === "pop") {
+      for (const k of b.keys) {
+        const list = this.blockedOnKey.get(k);
+        if (list === undefined) this.blockedOnKey.set(k, [s]);
+        else list.push(s);
+      }
+    }
+  }
+
+  private unblock(s: Session): void {
+    const b = s.blocked;
+    if (b === null) return;
+    s.blocked = null;
+    this.blocked.delete(s);
+    if (b.kind !== "pop") return;
+    for (const k of b.keys) {
+      const list = this.blockedOnKey.get(k);
+      if (list === undefined) continue;
+      const i = list.indexOf(s);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.blockedOnKey.delete(k);
+    }
+  }
+
+  /** Answers a blocked command and runs what queued behind it. */
+  private finishBlocked(s: Session, value: RespValue, nowMs: number): void {
+    const b = s.blocked;
+    if (b === null) return;
+    this.unblock(s);
+    this.reply(s, b.reqId, value);
+    this.drain(s, nowMs);
+  }
+
+  private drain(s: Session, nowMs: number): void {
+    while (s.blocked === null && s.pending.length > 0 && this.sessions.get(s.id) === s) {
+      const next = s.pending.shift() as { reqId: number; args: readonly string[]; asking: boolean };
+      if (next.asking) s.asking = true;
+      this.run(s, next.reqId, next.args, nowMs);
+    }
+  }
+
+  /** Serves clients blocked on `keys`, first come first served, while the lists have elements. */
+  private serveBlocked(keys: readonly string[], nowMs: number): void {
+    const queue = [...keys];
+    for (let i = 0; i < queue.length; i++) {
+      const key = queue[i] as string;
+      const waiting = this.blockedOnKey.get(key);
+      if (waiting === undefined) continue;
+      for (const s of [...waiting]) {
+        const b = s.blocked;
+        if (b === null || b.kind !== "pop") continue;
+        const r = this.repl.data.serveBlockedPop(b.keys, b.end, nowMs);
+        if (r === null) continue;
+        this.repl.feed(r.propagate);
+        for (const k of r.touched) this.touch(k);
+        this.finishBlocked(s, r.reply, nowMs);
+      }
+    }
+  }
+
+  /** A blocked pop whose slot moved away is answered with the redirect (Redis 7 unblocks it). */
+  private stillServed(s: Session, keys: readonly string[], nowMs: number): boolean {
+    const b = s.blocked;
+    if (b === null || keys.length === 0) return true;
+    const refusal = this.host.route(keySlot(keys[0] as string), keys, true, s, nowMs);
+    if (refusal === null || refusal.type !== "error") return true;
+    // An ASK/TRYAGAIN during migration keeps the client waiting, as Redis does; anything else answers.
+    if (/^(ASK|TRYAGAIN) /.test(refusal.value)) return true;
+    this.finishBlocked(s, refusal, nowMs);
+    return false;
+  }
+
+  // ---- WAIT --------------------------------------------------------------------------------------
+
+  private acked(offset: number): number {
+    let n = 0;
+    for (const [, ack] of this.repl.replicaAcks()) if (ack >= offset) n += 1;
+    return n;
+  }
+
+  private wait(s: Session, args: readonly string[], nowMs: number, inExec: boolean, reqId: number): RespValue | null {
+    if (this.host.isReplica()) return err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    const replicas = parseNonNegative(args[1] as string);
+    const timeout = parseNonNegative(args[2] as string);
+    if (replicas === null) return err("ERR value is not an integer or out of range");
+    if (timeout === null) return err(/^-/.test(args[2] as string) ? "ERR timeout is negative" : "ERR timeout is not an integer or out of range");
+    const acked = this.acked(s.lastWriteOffset);
+    if (acked >= replicas || inExec) return Resp.integer(acked);
+    this.block(s, { kind: "wait", reqId, replicas, offset: s.lastWriteOffset, deadlineMs: timeout === 0 ? null : nowMs + timeout });
+    this.host.requestAcks();
+    return null;
+  }
+
+  // ---- connection commands -----------------------------------------------------------------------
+
+  private resetSession(s: Session): void {
+    s.multi = null;
+    this.unwatchAll(s);
+    this.pubsub.dropClient(s.id);
+    s.readonly = false;
+    s.asking = false;
+    s.name = "";
+    s.proto = 2;
+    s.authenticated = this.host.settings.get("requirepass") === "";
+  }
+
+  private auth(s: Session, args: readonly string[]): RespValue {
+    if (args.length > 2) return err("ERR syntax error");
+    const pass = this.host.settings.get("requirepass") ?? "";
+    const [user, given] = args.length === 2 ? [args[0] as string, args[1] as string] : ["default", args[0] as string];
+    if (args.length === 1 && pass === "") return err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    if (user === "default" && (pass === "" || given === pass)) {
+      s.authenticated = true;
+      return OK;
+    }
+    return err("WRONGPASS invalid username-password pair or user is disabled.");
+  }
+
+  private hello(s: Session, args: readonly string[]): RespValue {
+    let proto: 2 | 3 = s.proto;
+    let i = 1;
+    if (args.length > 1) {
+      const v = parseNonNegative(args[1] as string);
+      if (v === null || !/^\d+$/.test(args[1] as string)) return err("ERR Protocol version is not an integer or out of range");
+      if (v !== 2 && v !== 3) return err("NOPROTO unsupported protocol version");
+      proto = v;
+      i = 2;
+    }
+    let name: string | null = null;
+    for (; i < args.length; i++) {
+      const opt = (args[i] as string).toLowerCase();
+      const more = args.length - i - 1;
+      if (opt === "auth" && more >= 2) {
+        const r = this.auth(s, [args[i + 1] as string, args[i + 2] as string]);
+        if (r.type === "error") return r;
+        i += 2;
+      } else if (opt === "setname" && more >= 1) {
+        name = args[i + 1] as string;
+        if (!validClientName(name)) return err("ERR Client names cannot contain spaces, newlines or special characters.");
+        i += 1;
+      } else {
+        return err(`ERR Syntax error in HELLO option '${byteStringToText(args[i] as string)}'`);
+      }
+    }
+    if (!s.authenticated) return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    if (name !== null) s.name = name;
+    s.proto = proto;
+    return Resp.map([
+      [bulk("server"), bulk("redis")],
+      [bulk("version"), bulk(REDIS_VERSION)],
+      [bulk("proto"), Resp.integer(proto)],
+      [bulk("id"), Resp.integer(s.num)],
+      [bulk("mode"), bulk("cluster")],
+      [bulk("role"), bulk(this.host.isReplica() ? "replica" : "master")],
+      [bulk("modules"), Resp.array([])],
+    ]);
+  }
+
+  private clientCommand(s: Session, args: readonly string[], nowMs: number): RespValue {
+    const sub = (args[1] ?? "").toLowerCase();
+    switch (sub) {
+      case "setname":
+        if (!validClientName(args[2] as string)) return err("ERR Client names cannot contain spaces, newlines or special characters.");
+        s.name = args[2] as string;
+        return OK;
+      case "getname":
+        return s.name === "" ? Resp.null : bulk(s.name);
+      case "id":
+        return Resp.integer(s.num);
+      case "info":
+        return Resp.verbatim("txt", this.clientLine(s, nowMs));
+      case "list": {
+        let ids: Set<number> | null = null;
+        if (args.length > 2) {
+          if ((args[2] as string).toLowerCase() !== "id" || args.length < 4) return err("ERR syntax error");
+          ids = new Set();
+          for (const a of args.slice(3)) {
+            const n = parseNonNegative(a);
+            if (n === null || n === 0) return err("ERR Invalid client ID");
+            ids.add(n);
+          }
+        }
+        let text = "";
+        for (const c of this.sessions.values()) if (ids === null || ids.has(c.num)) text += this.clientLine(c, nowMs);
+        return Resp.verbatim("txt", text);
+      }
+      default:
+        return err(`ERR unknown subcommand '${byteStringToText(args[1] ?? "")}'. Try CLIENT HELP.`);
+    }
+  }
+
+  /** One CLIENT LIST line, with Redis 7.0's fields in its order. */
+  private clientLine(c: Session, nowMs: number): string {
+    const flags = (c.multi !== null ? "x" : "") + (c.blocked !== null ? "b" : "") + (c.dirty ? "d" : "") + (c.readonly ? "r" : "") + (this.pubsub.count(c.id) + this.pubsub.shardCount(c.id) > 0 ? "P" : "") || "N";
+    const age = Math.max(0, Math.floor((nowMs - c.createdMs) / 1000));
+    const idle = Math.max(0, Math.floor((nowMs - c.lastCommandMs) / 1000));
+    const subs = this.pubsub.subscriptionsOf(c.id);
+    return (
+      `id=${c.num} addr=${c.id} laddr=? fd=-1 name=${byteStringToText(c.name)} age=${age} idle=${idle} flags=${flags} db=0 ` +
+      `sub=${subs.channels} psub=${subs.patterns} ssub=${subs.shard} multi=${c.multi === null ? -1 : c.multi.queue.length} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 ` +
+      `obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCommand} user=default redir=-1 resp=${c.proto}\n`
+    );
+  }
+
+  private configCommand(args: readonly string[]): RespValue {
+    const sub = (args[1] ?? "").toLowerCase();
+    const settings = this.host.settings;
+    if (sub === "get") {
+      const out: [RespValue, RespValue][] = [];
+      const seen = new Set<string>();
+      for (const pattern of args.slice(2)) {
+        for (const name of settings.names()) {
+          if (seen.has(name) || !globMatch(pattern.toLowerCase(), name)) continue;
+          seen.add(name);
+          out.push([bulk(name), bulk(settings.get(name) ?? "")]);
+        }
+      }
+      return Resp.map(out);
+    }
+    if (sub === "set") {
+      if (args.length < 4 || args.length % 2 !== 0) return err("ERR wrong number of arguments for 'config|set' command");
+      for (let i = 2; i < args.length; i += 2) {
+        const name = (args[i] as string).toLowerCase();
+        if (settings.get(name) === undefined) return err(`ERR Unknown option or number of arguments for CONFIG SET - '${byteStringToText(args[i] as string)}'`);
+      }
+      for (let i = 2; i < args.length; i += 2) {
+        const name = (args[i] as string).toLowerCase();
+        const why = settings.set(name, args[i + 1] as string);
+        if (why !== null) return err(`ERR CONFIG SET failed (possibly related to argument '${byteStringToText(args[i] as string)}') - ${why}`);
+      }
+      return OK;
+    }
+    if (sub === "resetstat") {
+      this.commandsProcessed = 0;
+      this.connectionsReceived = 0;
+      this.keyspaceHits = 0;
+      this.keyspaceMisses = 0;
+      return OK;
+    }
+    return err(`ERR unknown subcommand '${byteStringToText(args[1] ?? "")}'. Try CONFIG HELP.`);
+  }
+
+  private subscription(s: Session, name: string, names: readonly string[], reqId: number): RespValue | null {
+    const kind = name === "psubscribe" || name === "punsubscribe" ? "pattern" : name === "ssubscribe" || name === "sunsubscribe" ? "shard" : "channel";
+    const replies = name.includes("unsubscribe") ? this.pubsub.unsubscribe(s.id, kind, names) : this.pubsub.subscribe(s.id, kind, names);
+    // Each confirmation is its own message: the first answers the request, the rest follow as pushes.
+    replies.forEach((value, i) => {
+      if (i === 0) this.reply(s, reqId, value);
+      else this.host.emit({ kind: "push", client: s.id, value });
+    });
+    return null;
+  }
+}
+
+/** Commands the keyspace runs (everything the server does not handle itself). */
+function isDataCommand(name: string): boolean {
+  return !SERVER_COMMANDS.has(name);
+}
+
+const SERVER_COMMANDS = new Set([
+  "ping", "echo", "select", "quit", "reset", "auth", "hello", "client", "command", "info", "config", "readonly", "readwrite", "asking",
+  "multi", "discard", "watch", "unwatch", "wait", "cluster", "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
+  "sunsubscribe", "publish", "spublish", "pubsub", "exec", "migrate",
+]);
+
+function parseNonNegative(s: string): number | null {
+  if (!/^\d{1,15}$/.test(s)) return null;
+  return Number(s);
+}
+
+/** Redis allows client names of printable ASCII without spaces. */
+function validClientName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+
+export type { NodeId };
