@@ -125,7 +125,13 @@ export class Run {
     this.monitor = new Monitor(this.world, this.checkers, () => adapter.converged(this.world));
     this.reporters = adapter.reporters?.() ?? [];
     const model = adapter.workload;
-    this.faults = new FaultApplier(this.world, this.world.streams.get(streamName.timeline()), model === undefined ? undefined : (v) => model.classify(v).outcome);
+    this.faults = new FaultApplier(
+      this.world,
+      this.world.streams.get(streamName.timeline()),
+      model === undefined ? undefined : (v) => model.classify(v).outcome,
+      model?.toJson === undefined ? undefined : (v) => (model.toJson as (r: unknown) => Json)(v),
+      adapter.operators,
+    );
     this.workload = s.workload !== undefined && adapter.workload !== undefined ? new Workload(this.world, adapter.workload, s.workload) : null;
 
     const sink = options.sink ?? null;
@@ -202,6 +208,10 @@ export class Run {
     const w = this.world;
     if (w.stopped !== null && w.stopped.startsWith("event budget")) {
       this.monitor.fail({ kind: "budget", name: "event budget", atMs: w.nowMs, message: w.stopped });
+    }
+    for (const c of this.checkers) {
+      const v = c.atEnd?.(w);
+      if (v !== undefined && v !== null) this.monitor.fail({ kind: "invariant", name: c.name, atMs: w.nowMs, message: v });
     }
     const expectations = this.monitor.finish(w.stopped !== null);
     const failures = this.monitor.failures;

@@ -2,6 +2,11 @@
 // repeat), each on its own random stream. Every operation is traced as a `client-op` with
 // phase invoke, then ok, fail or info (outcome unknown: the client timed out) — the history
 // format Jepsen's checkers use.
+//
+// With the model's `routing`, clients behave as ioredis's Cluster does: each keeps a slot map
+// (slot → node) filled from CLUSTER SLOTS, sends a keyed request to the slot's node, follows
+// MOVED (updating that slot and refreshing the whole map in the background), follows ASK once
+// with ASKING, and retries CLUSTERDOWN / TRYAGAIN after a pause (100 ms, ioredis's default).
 
 import type { NodeId } from "../core/machine.js";
 import { exponential } from "../core/prng.js";
@@ -20,6 +25,8 @@ interface Op {
   attempt: number;
   redirects: number;
   readonly timeoutGen: number;
+  /** The next attempt follows an ASK: sent as `routing.asking(req)`, once. */
+  asking: boolean;
 }
 
 class Client {
@@ -28,11 +35,18 @@ class Client {
   opsDone = 0;
   attemptNext = 1;
   timeoutGen = 0;
+  /** Slot → node, as far as this client knows (routing models only). */
+  readonly slots = new Map<number, NodeId>();
+  /** The request id of a slot-map refresh in flight, or 0. */
+  refreshing = 0;
   constructor(
     readonly id: string,
     readonly rng: Stream,
   ) {}
 }
+
+/** ioredis's retryDelayOnClusterDown / retryDelayOnTryAgain. */
+export const RETRY_DELAY_MS = 100;
 
 export interface WorkloadStats {
   invoked: number;
@@ -44,12 +58,14 @@ export interface WorkloadStats {
 export class Workload implements WorldListener {
   private readonly clients = new Map<string, Client>();
   readonly stats: WorkloadStats = { invoked: 0, ok: 0, fail: 0, info: 0 };
+  private readonly kind: string;
 
   constructor(
     private readonly world: World,
     private readonly model: WorkloadModel,
     private readonly cfg: WorkloadConfig,
   ) {
+    this.kind = cfg.kind ?? (Object.keys(model.kinds)[0] as string);
     for (let i = 1; i <= cfg.clients; i++) {
       const id = `c${i}`;
       this.clients.set(id, new Client(id, world.streams.get(streamName.workload(id))));
@@ -63,24 +79,68 @@ export class Workload implements WorldListener {
   onLine(): void {}
   onNodeChanged(): void {}
 
+  onPush(clientId: string, from: NodeId, value: unknown): void {
+    if (!this.clients.has(clientId)) return;
+    const event = this.model.onPush?.(clientId, value) ?? null;
+    if (event !== null) this.world.emit(clientId, { type: "client-push", from, value: event });
+  }
+
   onReply(clientId: string, from: NodeId, reqId: number, reply: unknown): void {
     const c = this.clients.get(clientId);
-    const op = c?.op;
-    if (c === undefined || op === null || op === undefined || op.attempt !== reqId) return;
+    if (c === undefined) return;
     const value = this.model.toJson === undefined ? (reply as Json) : this.model.toJson(reply);
+    if (reqId === c.refreshing) {
+      c.refreshing = 0;
+      this.learnMap(c, value);
+      return;
+    }
+    const op = c.op;
+    if (op === null || op.attempt !== reqId) return;
     const verdict = this.model.classify(value);
-    if (verdict.outcome === "redirect") {
+    if (verdict.outcome === "redirect" || verdict.outcome === "retry") {
       if (op.redirects >= this.cfg.redirectsMax) {
-        this.complete(c, "fail", { error: "too many redirects", last: value as Json });
+        this.complete(c, "fail", { error: "too many redirects", last: value });
         return;
       }
       op.redirects += 1;
+      this.world.emit(c.id, { type: "client-retry", op: op.index, from, reply: value });
+      if (verdict.outcome === "retry") {
+        // CLUSTERDOWN / TRYAGAIN: the same node may answer differently in a moment.
+        this.world.schedule(this.world.nowUs + RETRY_DELAY_MS * 1000, () => {
+          if (c.op === op) this.send(c, op);
+        });
+        return;
+      }
       c.target = verdict.to ?? this.randomNode(c, from);
+      if (verdict.asking === true) op.asking = true;
+      if (verdict.moved === true && verdict.slot !== undefined && verdict.to !== null) {
+        c.slots.set(verdict.slot, verdict.to);
+        this.refreshMap(c);
+      }
       this.send(c, op);
       return;
     }
     c.target = from;
-    this.complete(c, verdict.outcome, value as Json);
+    this.complete(c, verdict.outcome, value, from);
+  }
+
+  /** Asks a random node for the slot map, unless a refresh is already in flight (ioredis's refreshSlotsCache). */
+  private refreshMap(c: Client): void {
+    const routing = this.model.routing;
+    if (routing === undefined || c.refreshing !== 0) return;
+    c.refreshing = c.attemptNext++;
+    const reqId = c.refreshing;
+    this.world.clientRequest(c.id, this.randomNode(c, null), reqId, routing.mapRequest);
+    this.world.schedule(this.world.nowUs + Math.round(this.cfg.timeoutMs * 1000), () => {
+      if (c.refreshing === reqId) c.refreshing = 0;
+    });
+  }
+
+  private learnMap(c: Client, reply: Json): void {
+    const ranges = this.model.routing?.parseMap(reply);
+    if (ranges === null || ranges === undefined) return;
+    c.slots.clear();
+    for (const r of ranges) for (let s = r.from; s <= r.to; s++) c.slots.set(s, r.node);
   }
 
   private think(c: Client, fromUs: number): void {
@@ -91,11 +151,16 @@ export class Workload implements WorldListener {
 
   private invoke(c: Client): void {
     const index = c.opsDone;
-    const req = this.model.request(c.rng, c.id, index);
-    const op: Op = { index, req, attempt: 0, redirects: 0, timeoutGen: ++c.timeoutGen };
+    const req = this.model.request(c.rng, c.id, index, this.kind);
+    const op: Op = { index, req, attempt: 0, redirects: 0, timeoutGen: ++c.timeoutGen, asking: false };
     c.op = op;
     this.stats.invoked += 1;
-    if (c.target === null) c.target = this.randomNode(c, null);
+    const routing = this.model.routing;
+    if (routing !== undefined) {
+      if (c.slots.size === 0) this.refreshMap(c);
+      const slot = routing.slotOf(req);
+      c.target = slot === null ? (c.target ?? this.homeNode(c)) : (c.slots.get(slot) ?? this.randomNode(c, null));
+    } else if (c.target === null) c.target = this.randomNode(c, null);
     this.world.emit(c.id, { type: "client-op", phase: "invoke", op: index, target: c.target, req });
     this.send(c, op);
     this.world.schedule(this.world.nowUs + Math.round(this.cfg.timeoutMs * 1000), () => {
@@ -108,17 +173,26 @@ export class Workload implements WorldListener {
 
   private send(c: Client, op: Op): void {
     op.attempt = c.attemptNext++;
-    this.world.clientRequest(c.id, c.target as NodeId, op.attempt, op.req);
+    const routing = this.model.routing;
+    const req = op.asking && routing !== undefined ? routing.asking(op.req) : op.req;
+    op.asking = false;
+    this.world.clientRequest(c.id, c.target as NodeId, op.attempt, req);
   }
 
-  private complete(c: Client, phase: "ok" | "fail" | "info", value: Json): void {
+  private complete(c: Client, phase: "ok" | "fail" | "info", value: Json, from: NodeId | null = null): void {
     const op = c.op;
     if (op === null) return;
     c.op = null;
     c.opsDone += 1;
     this.stats[phase] += 1;
-    this.world.emit(c.id, { type: "client-op", phase, op: op.index, value });
+    this.world.emit(c.id, from === null ? { type: "client-op", phase, op: op.index, value } : { type: "client-op", phase, op: op.index, value, from });
     this.think(c, this.world.nowUs);
+  }
+
+  /** Where a client sends keyless requests first: clients spread over the nodes in order (c1 → first node). */
+  private homeNode(c: Client): NodeId {
+    const i = Number(c.id.slice(1)) - 1;
+    return this.world.nodes[i % this.world.nodes.length] as NodeId;
   }
 
   private randomNode(c: Client, avoid: NodeId | null): NodeId {

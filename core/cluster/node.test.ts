@@ -1446,7 +1446,7 @@ describe("data plane", () => {
     expect(h.client("n4", ["GET", K1])).toEqual("v");
     expect(h.client("n4", ["LRANGE", tagged(t, 2), "0", "-1"])).toEqual(["a", "b"]);
     expect(h.node("n4").inspect().offset).toBe(h.node("n1").inspect().offset);
-    const streamed = h.delivered.filter((e) => e.from === "n1" && e.to === "n4" && e.msg.type === "stream").map((e) => (e.msg as { entries: { cmd: string[] }[] }).entries.map((x) => x.cmd[0]));
+    const streamed = h.delivered.filter((e) => e.from === "n1" && e.to === "n4" && e.msg.type === "stream").map((e) => (e.msg as unknown as { entries: { cmd: string[] }[] }).entries.map((x) => x.cmd[0]));
     expect(streamed).toContainEqual(["MULTI", "INCR", "RPUSH", "EXEC"]);
     expect(h.client("n4", ["SET", K1, "w"])).toEqual({ err: `MOVED ${keySlot(K1)} n1:6379` });
   });

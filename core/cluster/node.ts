@@ -1497,6 +1497,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         const lostHere = this.owner[slot] === this.myself && target !== this.myself;
         this.assignSlots([slot], target);
         fx.push({ kind: "trace", event: { type: "slot-assigned", owner: target.address, epoch: target.configEpoch, slots: String(slot) } });
+        if (target === this.myself) fx.push({ kind: "trace", event: { type: "claim", epoch: this.myself.configEpoch, slots: this.myself.slots.toString() } });
         if (lostHere) this.server.slotsLost((s) => s === slot, nowMs);
         if (target === this.myself) this.broadcastPong(false, nowMs, fx);
       }

@@ -3,6 +3,7 @@
 // Every fault applied is recorded in resolved form (concrete node names, absolute time), so a run
 // can be turned back into an explicit timeline: that is what `sim shrink` minimises.
 
+import type { Operator } from "../machines/adapter.js";
 import type { NodeId } from "../../core/machine.js";
 import type { Json } from "../../core/trace.js";
 import { shuffled } from "../../core/prng.js";
@@ -33,10 +34,13 @@ export type Action =
   | { readonly network: { readonly loss?: number; readonly duplicate?: number } }
   | { readonly clock: { readonly node: readonly NodeId[]; readonly jumpMs?: number; readonly offsetMs?: number; readonly driftPpm?: number } }
   | { readonly disk: { readonly node: readonly NodeId[]; readonly unsyncedOnCrash?: "lose" | "keep" | "random"; readonly tornWrite?: number } }
-  | { readonly command: { readonly node: NodeId; readonly cmd: readonly string[] } };
+  | { readonly command: { readonly node: NodeId; readonly cmd: readonly string[] } }
+  | { readonly operate: { readonly name: string; readonly args: Readonly<Record<string, Json>> } };
 
 /** The pseudo-client that sends the timeline's `command:` requests; its replies are traced as `admin-reply`. */
 export const ADMIN_CLIENT = "admin";
+/** The pseudo-client operator tasks (`operate:`) send as. */
+export const OPERATOR_CLIENT = "operator";
 
 export class FaultApplier {
   /** Everything applied so far, in order. */
@@ -46,6 +50,9 @@ export class FaultApplier {
   /** Admin commands sent and not yet answered, by request id. */
   private readonly adminPending = new Map<number, { readonly node: NodeId; readonly cmd: readonly string[] }>();
   private adminReqNext = 1;
+  /** Operator requests waiting for a reply, by request id. */
+  private readonly operatorPending = new Map<number, (reply: Json | null) => void>();
+  private operatorReqNext = 1;
 
   constructor(
     private readonly world: World,
@@ -53,16 +60,25 @@ export class FaultApplier {
     private readonly rng: Stream,
     /** The protocol's verdict on a reply (ok, fail, redirect), traced with admin replies when known. */
     private readonly classifyReply?: (value: Json) => string,
+    /** A reply as the trace records it (RESP values carry bytes). */
+    private readonly toJson: (value: unknown) => Json = (v) => v as Json,
+    private readonly operators: Readonly<Record<string, Operator>> = {},
   ) {
     world.listen({
       onLine: () => {},
       onNodeChanged: () => {},
       onReply: (client, from, reqId, value) => {
+        if (client === OPERATOR_CLIENT) {
+          const cb = this.operatorPending.get(reqId);
+          this.operatorPending.delete(reqId);
+          cb?.(this.toJson(value));
+          return;
+        }
         if (client !== ADMIN_CLIENT) return;
         const sent = this.adminPending.get(reqId);
         if (sent === undefined) return;
         this.adminPending.delete(reqId);
-        const v = value as Json;
+        const v = this.toJson(value);
         const outcome = this.classifyReply?.(v);
         this.world.emit(from, outcome === undefined ? { type: "admin-reply", cmd: [...sent.cmd], value: v } : { type: "admin-reply", cmd: [...sent.cmd], outcome, value: v });
       },
@@ -149,6 +165,27 @@ export class FaultApplier {
         w.setDisk(n, change);
         undo(() => w.setDisk(n, { unsyncedOnCrash: before.unsyncedOnCrash, tornWrite: before.tornWrite }));
       }
+    } else if ("operate" in action) {
+      const { name, args } = action.operate;
+      record({ operate: { name, args: { ...args } } });
+      w.emit(null, { type: "fault", action: "operate", name, args: { ...args } });
+      const op = this.operators[name];
+      if (op === undefined) throw new Error(`no operator ${name}`);
+      op.run(args, {
+        nodes: w.nodes,
+        emit: (node, event) => w.emit(node, event),
+        request: (node, req, onReply, timeoutMs = 5000) => {
+          const reqId = this.operatorReqNext++;
+          this.operatorPending.set(reqId, onReply);
+          w.clientRequest(OPERATOR_CLIENT, node, reqId, req);
+          w.schedule(w.nowUs + Math.round(timeoutMs * 1000), () => {
+            const cb = this.operatorPending.get(reqId);
+            if (cb === undefined) return;
+            this.operatorPending.delete(reqId);
+            cb(null);
+          });
+        },
+      });
     } else if ("command" in action) {
       const { node, cmd } = action.command;
       record({ command: { node, cmd: [...cmd] } });
@@ -249,6 +286,7 @@ export class FaultApplier {
       const { node, ...change } = e.disk;
       return { disk: { node: node === "all" ? [...this.world.nodes] : list(node, "disk.node"), ...defined(change) } };
     }
+    if (e.operate !== undefined) return { operate: { name: e.operate.name, args: { ...e.operate.args } } };
     if (e.command !== undefined) {
       const node = resolve("command.node");
       return node === null ? null : { command: { node, cmd: [...e.command.cmd] } };

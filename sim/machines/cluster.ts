@@ -7,14 +7,15 @@
 import { z } from "zod";
 import type { MachineInit, NodeId } from "../../core/machine.js";
 import { ClusterNode } from "../../core/cluster/node.js";
-import { SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
+import { keySlot, SlotSet, SLOTS, splitSlots } from "../../core/cluster/slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig } from "../../core/cluster/types.js";
 import type { Json } from "../../core/trace.js";
 import { plain } from "../../core/keyspace/plain.js";
 import type { RespValue } from "../../core/resp/codec.js";
 import { type Call, checkKeyed, type KeyedOp, listModel, type Result } from "../checkers/linearizable.js";
 import { voteOnce } from "../checkers/vote-once.js";
-import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, RunReporter, TraceLine } from "./adapter.js";
+import { RETRY_DELAY_MS } from "../workload.js";
+import type { AnyMachine, ClusterView, InvariantChecker, MachineAdapter, Operator, RunReporter, TraceLine, Verdict } from "./adapter.js";
 
 const d = CLUSTER_DEFAULTS;
 
@@ -200,6 +201,138 @@ function currentEpochMonotonic(): InvariantChecker {
   };
 }
 
+// ---- WAIT durability -------------------------------------------------------------------------------
+
+/** Faults that can lose a WAIT-acknowledged write without breaking Redis's promise (partitions: the replica may be on the wrong side). */
+const NOT_CRASH_ONLY = new Set(["partition", "clog", "pause", "clock", "network", "disk", "wipe"]);
+
+/**
+ * A write acknowledged and then confirmed by WAIT 1 (≥ 1 replica has it) survives any single-node
+ * crash: it is in its list on the slot's live master at the end. Judged in crash-only runs; a run
+ * with partitions, pauses, clock or disk faults or wipes makes no such promise, so it is not judged.
+ */
+function waitDurable(): InvariantChecker {
+  const lastWrite = new Map<string, { key: string; element: string; node: string }>();
+  const pendingWait = new Map<string, { key: string; element: string; node: string }>();
+  const durable: { key: string; element: string }[] = [];
+  const invoked = new Map<string, { cmd: Json[]; target: string }>();
+  let crashOnly = true;
+  return {
+    name: "wait-durable",
+    description: "in crash-only runs, a write confirmed by WAIT 1 (≥ 1 replica acknowledged) is never lost",
+    onTrace(line: TraceLine) {
+      if (line.type === "fault" && NOT_CRASH_ONLY.has(String(line["action"]))) crashOnly = false;
+      if (line.type !== "client-op" || line.node === undefined) return null;
+      const k = `${line.node}\u0000${String(line["op"])}`;
+      if (line["phase"] === "invoke") {
+        const cmd = (line["req"] as { cmd?: Json[] } | null)?.cmd;
+        if (Array.isArray(cmd)) invoked.set(k, { cmd, target: String(line["target"]) });
+        if (Array.isArray(cmd) && cmd[0] === "WAIT") {
+          const w = lastWrite.get(line.node);
+          if (w !== undefined) pendingWait.set(k, w);
+        }
+        lastWrite.delete(line.node);
+        return null;
+      }
+      const op = invoked.get(k);
+      invoked.delete(k);
+      if (op === undefined || line["phase"] !== "ok") {
+        pendingWait.delete(k);
+        return null;
+      }
+      if (op.cmd[0] === "RPUSH") lastWrite.set(line.node, { key: String(op.cmd[1]), element: String(op.cmd[2]), node: String(line["from"]) });
+      const w = pendingWait.get(k);
+      pendingWait.delete(k);
+      // WAIT counts replicas of the node that took the write: it must be that node answering.
+      if (w !== undefined && typeof line["value"] === "number" && line["value"] >= 1 && String(line["from"]) === w.node) durable.push(w);
+      return null;
+    },
+    atEnd(view: ClusterView) {
+      if (!crashOnly) return null;
+      const lists = new Map<string, Set<string> | null>();
+      for (const w of durable) {
+        let present = lists.get(w.key);
+        if (present === undefined) {
+          present = finalList(view, w.key);
+          lists.set(w.key, present);
+        }
+        if (present !== null && !present.has(w.element)) return `${w.element} in ${w.key} was confirmed by WAIT 1 and is gone (${durable.length} writes confirmed)`;
+      }
+      return null;
+    },
+  };
+}
+
+// ---- pub/sub delivery -----------------------------------------------------------------------------
+
+const PUBSUB_CHANNEL = "news";
+
+/** lists-tagged's hash tags: t21, t25, t179 and t188 hash into slots 333, 457, 361 and 374; the rest elsewhere. */
+const TAGS = ["t21", "t25", "t179", "t188", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11"];
+
+/**
+ * Pub/sub across failures: every acknowledged PUBLISH against every subscriber, which messages
+ * each received, and how those published during an election (a crash to the next promotion) fared.
+ */
+function pubsubDelivery(): RunReporter {
+  const published: { msg: string; t: number }[] = [];
+  const received = new Map<string, Set<string>>();
+  const subscribedAt = new Map<string, number>();
+  const invoked = new Map<string, string | null>();
+  const windows: { from: number; to: number }[] = [];
+  let crashAt: number | null = null;
+  return {
+    name: "pub/sub",
+    onTrace(line: TraceLine) {
+      if (line.type === "fault" && line["action"] === "crash") crashAt ??= line.t;
+      if (line.type === "promoted" && crashAt !== null) {
+        windows.push({ from: crashAt, to: line.t });
+        crashAt = null;
+      }
+      if (line.node === undefined) return;
+      if (line.type === "client-push") {
+        let set = received.get(line.node);
+        if (set === undefined) received.set(line.node, (set = new Set()));
+        set.add(String(line["value"]));
+        return;
+      }
+      if (line.type !== "client-op") return;
+      const k = `${line.node}\u0000${String(line["op"])}`;
+      if (line["phase"] === "invoke") {
+        const cmd = (line["req"] as { cmd?: Json[] } | null)?.cmd;
+        invoked.set(k, Array.isArray(cmd) && cmd[0] === "PUBLISH" ? String(cmd[2]) : Array.isArray(cmd) && cmd[0] === "SUBSCRIBE" ? null : "-");
+        return;
+      }
+      const what = invoked.get(k);
+      invoked.delete(k);
+      if (line["phase"] !== "ok" || what === undefined || what === "-") return;
+      if (what === null) {
+        if (!subscribedAt.has(line.node)) subscribedAt.set(line.node, line.t);
+      } else published.push({ msg: what, t: line.t });
+    },
+    report() {
+      if (published.length === 0 && subscribedAt.size === 0) return { text: "no pub/sub traffic", figures: {} };
+      const subscribers = [...subscribedAt.keys()].sort();
+      let expected = 0;
+      let got = 0;
+      const missing: Record<string, number> = {};
+      for (const s of subscribers) {
+        const since = subscribedAt.get(s) as number;
+        const mine = received.get(s) ?? new Set<string>();
+        const due = published.filter((p) => p.t > since);
+        const hit = due.filter((p) => mine.has(p.msg)).length;
+        expected += due.length;
+        got += hit;
+        missing[s] = due.length - hit;
+      }
+      const inWindow = published.filter((p) => windows.some((w) => p.t >= w.from && p.t <= w.to));
+      const windowDelivered = inWindow.reduce((n, p) => n + subscribers.filter((s) => received.get(s)?.has(p.msg) === true).length, 0);
+      const text = `${published.length} messages published to ${subscribers.length} subscribers: ${got} of ${expected} deliveries made${inWindow.length > 0 ? `; ${inWindow.length} published during elections, ${windowDelivered} of ${inWindow.length * subscribers.length} of their deliveries made` : ""}`;
+      return { text, figures: { published: published.length, subscribers: subscribers.length, expected, delivered: got, missing, electionPublished: inWindow.length, electionDelivered: windowDelivered } };
+    },
+  };
+}
+
 // ---- writes lost ----------------------------------------------------------------------------------
 
 /**
@@ -308,9 +441,116 @@ function finalList(view: ClusterView, key: string): Set<string> | null {
   return null;
 }
 
+/** A reply as an ioredis-like client reads it. */
+function classifyReply(reply: Json): Verdict {
+  if (reply === null || typeof reply !== "object" || Array.isArray(reply) || !("err" in reply)) return { outcome: "ok" };
+  const err = String(reply["err"]);
+  const redirect = /^(MOVED|ASK) (\d+) (\S+)$/.exec(err);
+  if (redirect !== null) {
+    const to = nodeOfEndpoint(redirect[3] as string);
+    return redirect[1] === "MOVED" ? { outcome: "redirect", to, slot: Number(redirect[2]), moved: true } : { outcome: "redirect", to, asking: true };
+  }
+  if (err.startsWith("TRYAGAIN") || err.startsWith("CLUSTERDOWN")) return { outcome: "retry", delayMs: RETRY_DELAY_MS };
+  return { outcome: "fail" };
+}
+
+/** CLUSTER SLOTS (as plain data) → slot ranges and their masters. */
+function parseClusterSlots(reply: Json): { from: number; to: number; node: NodeId }[] | null {
+  if (!Array.isArray(reply)) return null;
+  const out: { from: number; to: number; node: NodeId }[] = [];
+  for (const r of reply) {
+    if (!Array.isArray(r) || typeof r[0] !== "number" || typeof r[1] !== "number" || !Array.isArray(r[2])) return null;
+    const [ip, port] = r[2] as Json[];
+    out.push({ from: r[0], to: r[1], node: nodeOfEndpoint(`${String(ip)}:${String(port)}`) });
+  }
+  return out;
+}
+
 /** The simulator's node behind a MOVED/ASK endpoint: "n2:6379" is n2 (core/cluster/format.ts endpointOf). */
 function nodeOfEndpoint(endpoint: string): NodeId {
   return endpoint.endsWith(":6379") ? endpoint.slice(0, -5) : endpoint;
+}
+
+// ---- operators -----------------------------------------------------------------------------------
+
+/**
+ * `reshard`: moves slots from one master to another the way `redis-cli --cluster reshard` does,
+ * slot by slot: SETSLOT IMPORTING on the target, MIGRATING on the source, GETKEYSINSLOT + MIGRATE
+ * in batches until the slot is empty, then SETSLOT NODE on the target, the source and every other
+ * node. Each step is traced (`reshard-step`); an error reply stops it (`reshard-error`).
+ */
+const reshard: Operator = {
+  description: "move slots from one master to another, as redis-cli --cluster reshard does (args: from, to, slots \"lo-hi\", batch)",
+  check(args, nodes) {
+    for (const k of ["from", "to"] as const) {
+      if (typeof args[k] !== "string" || !nodes.includes(args[k])) return `${k}: expected one of ${nodes.join(", ")}`;
+    }
+    if (args["from"] === args["to"]) return "from and to must differ";
+    if (typeof args["slots"] !== "string" || !/^\d+(-\d+)?$/.test(args["slots"])) return 'slots: expected a range such as "0-99"';
+    const [lo, hi] = rangeOf(args["slots"]);
+    if (lo > hi || hi >= SLOTS) return `slots: ${args["slots"]} is not a range within 0-${SLOTS - 1}`;
+    return null;
+  },
+  run(args, io) {
+    const from = String(args["from"]);
+    const to = String(args["to"]);
+    const [lo, hi] = rangeOf(String(args["slots"]));
+    const batch = typeof args["batch"] === "number" ? args["batch"] : 10;
+    const names = new Map<NodeId, string>();
+    const fail = (what: string, reply: Json | null): void => io.emit(null, { type: "reshard-error", step: what, reply });
+    const call = (node: NodeId, cmd: string[], what: string, next: (reply: Json) => void): void => {
+      io.request(node, { cmd }, (reply) => {
+        if (reply === null || (typeof reply === "object" && !Array.isArray(reply) && "err" in reply)) return fail(`${what} on ${node}`, reply);
+        next(reply);
+      });
+    };
+    const learnNames = (i: number, done: () => void): void => {
+      if (i >= io.nodes.length) return done();
+      const n = io.nodes[i] as NodeId;
+      call(n, ["CLUSTER", "MYID"], "CLUSTER MYID", (id) => {
+        names.set(n, String(id));
+        learnNames(i + 1, done);
+      });
+    };
+    const moveSlot = (slot: number): void => {
+      if (slot > hi) {
+        io.emit(null, { type: "reshard-done", from, to, slots: `${lo}-${hi}` });
+        return;
+      }
+      const s = String(slot);
+      call(to, ["CLUSTER", "SETSLOT", s, "IMPORTING", names.get(from) as string], "SETSLOT IMPORTING", () =>
+        call(from, ["CLUSTER", "SETSLOT", s, "MIGRATING", names.get(to) as string], "SETSLOT MIGRATING", () => drain(slot, 0)),
+      );
+    };
+    const drain = (slot: number, moved: number): void => {
+      call(from, ["CLUSTER", "GETKEYSINSLOT", String(slot), String(batch)], "GETKEYSINSLOT", (keys) => {
+        const list = Array.isArray(keys) ? keys.map(String) : [];
+        if (list.length === 0) return finish(slot, moved);
+        call(from, ["MIGRATE", to, "6379", "", "0", "5000", "REPLACE", "KEYS", ...list], "MIGRATE", () => drain(slot, moved + list.length));
+      });
+    };
+    const finish = (slot: number, moved: number): void => {
+      const s = String(slot);
+      const name = names.get(to) as string;
+      const order = [to, from, ...io.nodes.filter((n) => n !== to && n !== from)];
+      const assign = (i: number): void => {
+        if (i >= order.length) {
+          io.emit(null, { type: "reshard-step", slot, keys: moved });
+          return moveSlot(slot + 1);
+        }
+        // Replicas refuse SETSLOT (they follow their master); redis-cli only tells masters.
+        io.request(order[i] as NodeId, { cmd: ["CLUSTER", "SETSLOT", s, "NODE", name] }, () => assign(i + 1));
+      };
+      assign(0);
+    };
+    io.emit(null, { type: "reshard-start", from, to, slots: `${lo}-${hi}` });
+    learnNames(0, () => moveSlot(lo));
+  },
+};
+
+function rangeOf(text: string): [number, number] {
+  const [a, b] = text.split("-");
+  return [Number(a), Number(b ?? a)];
 }
 
 // ---- the adapter ----------------------------------------------------------------------------------
@@ -340,7 +580,7 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
     { name: "replState", type: "string", values: ["none", "connecting", "loading", "connected"], doc: "replication link state (replicas)" },
     { name: "slotsVersion", type: "number", doc: "changes whenever the node's slot table changes" },
   ],
-  keyEvents: ["pfail", "fail", "failover-start", "vote-request", "promoted", "demoted", "cluster-state", "recovered", "mf-start", "mf-caught-up", "replica-migration", "config-epoch-collision", "failover-wait"],
+  keyEvents: ["reshard-start", "reshard-done", "reshard-error", "pfail", "fail", "failover-start", "vote-request", "promoted", "demoted", "cluster-state", "recovered", "mf-start", "mf-caught-up", "replica-migration", "config-epoch-collision", "failover-wait"],
   create(init) {
     const { topology: _t, ...rest } = init.config;
     return new ClusterNode({ ...init, config: { ...rest, bootstrap: bootstrapFor(init) } }) as unknown as AnyMachine;
@@ -354,8 +594,10 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
     ownerEpochMonotonic(),
     voteOnce({ name: "vote-once-per-epoch", description: "no master votes twice in one epoch, even across a crash", round: "epoch", forgetOnWipe: true }),
     currentEpochMonotonic(),
+    waitDurable(),
   ],
-  reporters: () => [lostWrites(), linearizability()],
+  reporters: () => [lostWrites(), linearizability(), pubsubDelivery()],
+  operators: { reshard },
   converged(view) {
     const live = view.nodes.filter((n) => view.status(n) === "up");
     if (live.length === 0) return "no node is up";
@@ -370,20 +612,39 @@ export const clusterAdapter: MachineAdapter<ClusterAdapterConfig> = {
     return null;
   },
   workload: {
-    description: "RPUSH unique elements and LRANGE on a few keys, following MOVED redirects",
-    request(rng, client, opIndex) {
-      const key = `k${Math.floor(rng.next() * 64)}`;
+    description: "clients routed like ioredis's Cluster (slot map, MOVED, ASK, retries)",
+    kinds: {
+      lists: "RPUSH unique elements and LRANGE on 64 keys",
+      "lists-tagged": "the same on 128 keys {tag}:0..7 under 16 hash tags, four of which (t21, t25, t179, t188) hash into slots 300-499",
+      wait: "RPUSH a unique element, then WAIT 1 200 on the same node, alternately",
+      pubsub: "clients in blocks of six: c1..c6 SUBSCRIBE to one channel (again now and then, as a reconnecting client would), c7..c12 PUBLISH unique messages, and so on",
+    },
+    request(rng, client, opIndex, kind) {
+      if (kind === "pubsub") {
+        if (Math.floor((Number(client.slice(1)) - 1) / 6) % 2 === 0) return { cmd: ["SUBSCRIBE", PUBSUB_CHANNEL] };
+        return { cmd: ["PUBLISH", PUBSUB_CHANNEL, `${client}-${opIndex}`] };
+      }
+      const key = kind === "lists-tagged" ? `{${TAGS[Math.floor(rng.next() * TAGS.length)] as string}}:${Math.floor(rng.next() * 8)}` : `k${Math.floor(rng.next() * 64)}`;
+      if (kind === "wait") return opIndex % 2 === 0 ? { cmd: ["RPUSH", key, `${client}-${opIndex}`] } : { cmd: ["WAIT", "1", "200"] };
       return rng.next() < 0.7 ? { cmd: ["RPUSH", key, `${client}-${opIndex}`] } : { cmd: ["LRANGE", key, "0", "-1"] };
     },
+    onPush(_client, value) {
+      const p = plain(value as RespValue) as { push?: Json[] };
+      // A published message: trace its payload; subscription notices are not messages.
+      return Array.isArray(p.push) && p.push[0] === "message" ? (p.push[2] ?? null) : null;
+    },
     toJson: (reply) => plain(reply as RespValue) as Json,
-    classify(reply: Json) {
-      if (reply !== null && typeof reply === "object" && !Array.isArray(reply) && "err" in reply) {
-        const err = String(reply["err"]);
-        const moved = /^(MOVED|ASK) \d+ (\S+)$/.exec(err);
-        if (moved !== null) return { outcome: "redirect", to: nodeOfEndpoint(moved[2] as string) };
-        return { outcome: "fail" };
-      }
-      return { outcome: "ok" };
+    classify: classifyReply,
+    routing: {
+      slotOf(req) {
+        const cmd = (req as { cmd?: unknown }).cmd;
+        if (!Array.isArray(cmd) || typeof cmd[1] !== "string") return null;
+        const name = String(cmd[0]).toUpperCase();
+        return name === "WAIT" || name === "SUBSCRIBE" || name === "PUBLISH" ? null : keySlot(cmd[1]);
+      },
+      asking: (req) => ({ ...(req as Record<string, Json>), asking: true }),
+      mapRequest: { cmd: ["CLUSTER", "SLOTS"] },
+      parseMap: parseClusterSlots,
     },
   },
 };

@@ -79,6 +79,7 @@ export const toyLeaderAdapter: MachineAdapter<ToyLeaderConfig> = {
   },
   workload: {
     description: "put/get on a few keys, sent to the leader (following not-leader hints)",
+    kinds: { kv: "put/get on four keys" },
     request(rng, _client, opIndex) {
       const key = `k${Math.floor(rng.next() * 4)}`;
       return rng.next() < 0.5 ? { op: "get", key } : { op: "put", key, value: `v${opIndex}` };

@@ -44,7 +44,7 @@ describe("loadScenario: malformed scenarios give one located line", () => {
     [
       "a fault with no action",
       `${BASE}faults:\n  - { at: 100 }\n`,
-      "s.yaml:5:5: faults[0]: a fault needs one action: crash, restart, pause, resume, wipe, partition, heal, clog, unclog, network, clock, disk, command",
+      "s.yaml:5:5: faults[0]: a fault needs one action: crash, restart, pause, resume, wipe, partition, heal, clog, unclog, network, clock, disk, command, operate",
     ],
     ["a fault with neither at nor when", `${BASE}faults:\n  - { crash: n1 }\n`, "s.yaml:5:5: faults[0]: a fault needs either at: <ms> or when: <predicate>, not both"],
     ["for on an action that cannot be undone", `${BASE}faults:\n  - { at: 1, restart: n1, for: 5 }\n`, "s.yaml:5:32: faults[0].for: restart cannot be undone with for:"],
@@ -183,5 +183,19 @@ describe("loadScenario: valid scenarios", () => {
     const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".yaml")).map((f) => join(d, f)));
     expect(files.length).toBeGreaterThanOrEqual(4);
     for (const f of files) expect(() => loadScenario(f, readFileSync(f, "utf8"))).not.toThrow();
+  });
+});
+
+describe("loadScenario: operator tasks and workload kinds", () => {
+  const CLUSTER = "machine: redis-cluster\nnodes: 6\ndurationMs: 1000\n";
+  it("an unknown operator names the ones there are", () => {
+    expect(() => loadScenario("s.yaml", `${CLUSTER}faults:\n  - { at: 1, operate: { name: shuffle } }\n`)).toThrow(/has no operator "shuffle" \(it has: reshard\)/);
+  });
+  it("an unknown workload kind names the ones there are", () => {
+    expect(() => loadScenario("s.yaml", `${CLUSTER}workload: { clients: 1, kind: queue }\n`)).toThrow(/has no workload "queue" \(it has: lists, lists-tagged, wait, pubsub\)/);
+  });
+  it("reshard's arguments are checked at load", () => {
+    expect(() => loadScenario("s.yaml", `${CLUSTER}faults:\n  - { at: 1, operate: { name: reshard, args: { from: n1, to: n9, slots: "0-9" } } }\n`)).toThrow(/to: expected one of n1, n2/);
+    expect(() => loadScenario("s.yaml", `${CLUSTER}faults:\n  - { at: 1, operate: { name: reshard, args: { from: n1, to: n2, slots: "9-0" } } }\n`)).toThrow(/is not a range/);
   });
 });

@@ -117,6 +117,21 @@ export function loadScenario(path: string, source: string): Scenario {
   const expectations = data.expect.map((e, i) => guard(() => compileExpectation(e, scope, ["expect", i])));
   const faults = data.faults.map((f, i) => guard(() => compileFault(f, i, scope)));
   checkHealNames(data.faults, at);
+  const kind = data.workload?.kind;
+  if (kind !== undefined && !(kind in (adapter.workload?.kinds ?? {}))) {
+    const known = Object.keys(adapter.workload?.kinds ?? {});
+    throw at(["workload", "kind"], `${adapter.name} has no workload "${kind}"${known.length > 0 ? ` (it has: ${known.join(", ")})` : ""}`);
+  }
+  for (const [i, f] of data.faults.entries()) {
+    if (f.operate === undefined) continue;
+    const op = adapter.operators?.[f.operate.name];
+    if (op === undefined) {
+      const known = Object.keys(adapter.operators ?? {});
+      throw at(["faults", i, "operate", "name"], `${adapter.name} has no operator "${f.operate.name}"${known.length > 0 ? ` (it has: ${known.join(", ")})` : ""}`);
+    }
+    const why = op.check(f.operate.args, nodes);
+    if (why !== null) throw at(["faults", i, "operate", "args"], why);
+  }
 
   const name = data.name ?? baseName(path).replace(/\.ya?ml$/, "");
   return { path, file: baseName(path), source, name, data, adapter, nodes, nodeConfigs, expectations, faults };

@@ -117,6 +117,11 @@ const clockChange = z
   .object({ node: nodeRefs, jumpMs: z.number().optional(), offsetMs: z.number().optional(), driftPpm: z.number().optional() })
   .strict();
 
+/** A scripted operator task the machine defines (redis-cluster: reshard), e.g. `{ name: reshard, args: { from: n1, to: n2, slots: "0-99" } }`. */
+const operateSpec = z
+  .object({ name: z.string().min(1), args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}) })
+  .strict();
+
 export const FAULT_ACTIONS = [
   "crash",
   "restart",
@@ -131,6 +136,7 @@ export const FAULT_ACTIONS = [
   "clock",
   "disk",
   "command",
+  "operate",
 ] as const;
 export type FaultActionName = (typeof FAULT_ACTIONS)[number];
 
@@ -166,6 +172,7 @@ const faultEntry = z
     clock: clockChange.optional(),
     disk: diskChange.optional(),
     command: commandSpec.optional(),
+    operate: operateSpec.optional(),
   })
   .strict()
   .superRefine((f, ctx) => {
@@ -207,6 +214,8 @@ export type Expectation = z.infer<typeof expectation>;
 const workloadSchema = z
   .object({
     clients: z.number().int().min(1).max(10_000),
+    /** Which of the machine's workloads (redis-cluster: lists, wait, pubsub); the machine's first by default. */
+    kind: z.string().min(1).optional(),
     /** Each client waits a random time with this mean between operations (closed loop). */
     thinkMs: positiveMs.default(100),
     timeoutMs: positiveMs.default(1000),
