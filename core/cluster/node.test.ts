@@ -1638,4 +1638,44 @@ describe("data plane", () => {
     expect(h.client("n1", ["CONFIG", "SET", "cluster-node-timeout", "2000"])).toEqual({ simple: "OK" });
     expect(h.client("n1", ["CONFIG", "GET", "cluster-node-*"])).toEqual({ map: [["cluster-node-timeout", "2000"]] });
   });
+
+  it("CLUSTER RESET: refused with keys; SOFT forgets everyone and every slot; HARD also takes a new name and zeroes the epochs", () => {
+    const h = settled();
+    h.client("n1", ["SET", K1, "x"]);
+    expect(h.client("n1", ["CLUSTER", "RESET"])).toEqual({ err: "ERR CLUSTER RESET can't be called with master nodes containing keys" });
+    expect(h.client("n4", ["CLUSTER", "RESET", "NOW"])).toEqual({ err: "ERR syntax error" });
+    const before = h.name("n4");
+    expect(h.client("n4", ["CLUSTER", "RESET", "SOFT"])).toEqual({ simple: "OK" });
+    expect(h.node("n4").inspect()).toMatchObject({ role: "master", slots: 0, keys: 0, name: before });
+    expect((h.client("n4", ["CLUSTER", "NODES"]) as string).trimEnd().split("\n")).toHaveLength(1);
+    expect(h.client("n4", ["CLUSTER", "RESET", "HARD"])).toEqual({ simple: "OK" });
+    expect(h.node("n4").inspect()).toMatchObject({ currentEpoch: 0, configEpoch: 0 });
+    expect(h.node("n4").inspect().name).not.toBe(before);
+    expect((h.client("n4", ["CLUSTER", "HELP"]) as Plain[])[0]).toEqual({ simple: "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" });
+  });
+
+  it("MIGRATE: COPY keeps the key here; an existing key there is BUSYKEY unless REPLACE; an unreachable target times out with IOERR", () => {
+    const h = settled();
+    // MIGRATE itself does not care about slots: copy n1's key to n2 (as a resharding would, before SETSLOT NODE).
+    h.client("n1", ["SET", K1, "v"]);
+    h.client("n1", ["PEXPIRE", K1, "100000"]);
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", K1, "0", "1000", "COPY"])).toEqual({ simple: "OK" });
+    expect(h.client("n1", ["GET", K1])).toBe("v");
+    expect(h.node("n2").inspect().keys).toBe(1);
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", K1, "0", "1000", "COPY"])).toEqual({ err: "ERR Target instance replied with error: BUSYKEY Target key name already exists." });
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", K1, "0", "1000", "REPLACE"])).toEqual({ simple: "OK" });
+    expect(h.client("n1", ["GET", K1])).toBe(null); // moved away, not copied
+    expect(h.node("n2").inspect().keys).toBe(1);
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", "", "0", "1000", "KEYS"])).toEqual({ simple: "NOKEY" });
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", K1, "0", "1000", "KEYS", "a"])).toEqual({ err: "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string" });
+    expect(h.client("n1", ["MIGRATE", "n2", "6379", K1, "1", "1000"])).toMatchObject({ err: expect.stringContaining("SELECT is not allowed") });
+    h.client("n1", ["SET", K1, "w"]);
+    h.cut = (f, t) => f === "n1" && t === "n3";
+    const r = h.request("n1", ["MIGRATE", "n3", "6379", K1, "0", "300"]);
+    h.run(250);
+    expect(h.replyTo("n1", r)).toBeUndefined();
+    h.run(100);
+    expect(h.replyTo("n1", r)).toEqual({ err: "IOERR error or timeout reading to target instance" });
+    expect(h.client("n1", ["GET", K1])).toBe("w");
+  });
 });

@@ -1327,8 +1327,13 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         return this.clusterReplicate(args[1] as string, nowMs, fx);
       case "forget":
         return this.clusterForget(args[1] as string, fx);
-      case "reset":
-        return Resp.error("ERR CLUSTER RESET is not supported yet by Faultline");
+      case "reset": {
+        const mode = (args[1] ?? "soft").toLowerCase();
+        if (args.length > 2 || (mode !== "soft" && mode !== "hard")) return Resp.error("ERR syntax error");
+        return this.clusterReset(mode === "hard", nowMs, fx);
+      }
+      case "help":
+        return Resp.array(CLUSTER_HELP.map((l) => Resp.simple(l)));
       case "set-config-epoch": {
         const epoch = /^\d{1,15}$/.test(args[1] as string) ? Number(args[1]) : null;
         if (epoch === null) return Resp.error("ERR Invalid config epoch specified: " + byteStringToText(args[1] as string));
@@ -1537,6 +1542,49 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       return Resp.error("ERR To set a master the node must be empty and without assigned slots.");
     }
     this.clusterSetMaster(n, nowMs, fx);
+    return Resp.ok;
+  }
+
+  /**
+   * CLUSTER RESET [SOFT|HARD] (clusterReset): a replica becomes an empty master, every slot is
+   * unassigned, every other node forgotten; HARD also zeroes the epochs and takes a new name.
+   */
+  private clusterReset(hard: boolean, nowMs: number, fx: Fx): RespValue {
+    if (this.myself.flags & FLAG.master && this.replication.data.size > 0) return Resp.error("ERR CLUSTER RESET can't be called with master nodes containing keys");
+    if (this.myself.flags & FLAG.replica) {
+      this.replication.promote(this.randomName());
+      this.replication.data.clear();
+      this.myself.flags = (this.myself.flags & ~FLAG.replica) | FLAG.master;
+      this.myself.master = null;
+    }
+    this.resetManualFailover(fx);
+    this.migrating.clear();
+    this.importing.clear();
+    const mine = new Set(this.myself.slots);
+    const all: number[] = [];
+    for (let s = 0; s < SLOTS; s++) if (this.owner[s] !== null) all.push(s);
+    this.assignSlots(all, null);
+    if (mine.size > 0) this.server.slotsLost((s) => mine.has(s), nowMs);
+    this.handshakes.clear();
+    for (const n of this.nodeList) if (n !== this.myself) this.nodes.delete(n.name);
+    this.nodeList = [this.myself];
+    if (hard) {
+      this.currentEpoch = 0;
+      this.lastVoteEpoch = 0;
+      this.visibleEpoch = 0;
+      const flags = this.myself.flags;
+      this.nodes.clear();
+      this.name = this.randomName();
+      this.myself = this.addNode(this.name, this.address, flags, nowMs);
+      this.nodeList = [this.myself];
+    }
+    this.failoverAuthTimeMs = -Infinity;
+    this.failoverAuthSent = false;
+    this.failoverAuthVoters.clear();
+    this.configDirty = true;
+    fx.push({ kind: "trace", event: { type: "cluster-reset", hard, name: this.name } });
+    this.traceState(fx);
+    this.updateState(nowMs, fx);
     return Resp.ok;
   }
 
@@ -1957,6 +2005,57 @@ function gossipOf(n: NodeRec): Gossip {
   n.gossip = { name: n.name, address: n.address ?? "", pingSentS, pongReceivedS, flags: n.flags };
   return n.gossip;
 }
+
+/** CLUSTER HELP: Redis 7.0's lines for the subcommands served here. */
+const CLUSTER_HELP: readonly string[] = [
+  "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "ADDSLOTS <slot> [<slot> ...]",
+  "    Assign slots to current node.",
+  "ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+  "    Assign slots which are between <start-slot> and <end-slot> to current node.",
+  "COUNT-FAILURE-REPORTS <node-id>",
+  "    Return number of failure reports for <node-id>.",
+  "COUNTKEYSINSLOT <slot>",
+  "    Return the number of keys in <slot>.",
+  "DELSLOTS <slot> [<slot> ...]",
+  "    Delete slots information from current node.",
+  "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+  "    Delete slots information which are between <start-slot> and <end-slot> from current node.",
+  "FAILOVER [FORCE|TAKEOVER]",
+  "    Promote current replica node to being a master.",
+  "FORGET <node-id>",
+  "    Remove a node from the cluster.",
+  "GETKEYSINSLOT <slot> <count>",
+  "    Return key names stored by current node in a slot.",
+  "INFO",
+  "    Return information about the cluster.",
+  "KEYSLOT <key>",
+  "    Return the hash slot for <key>.",
+  "MEET <ip> <port> [<bus-port>]",
+  "    Connect nodes into a working cluster.",
+  "MYID",
+  "    Return the node id.",
+  "NODES",
+  "    Return cluster configuration seen by node. Output format:",
+  "    <id> <ip:port@bus-port[,hostname]> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+  "REPLICATE <node-id>",
+  "    Configure current node as replica to <node-id>.",
+  "RESET [HARD|SOFT]",
+  "    Reset current node (default: soft).",
+  "SET-CONFIG-EPOCH <epoch>",
+  "    Set config epoch of current node.",
+  "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+  "    Set slot state.",
+  "REPLICAS <node-id>",
+  "    Return <node-id> replicas.",
+  "SLOTS",
+  "    Return information about slots range mappings. Each range is made of:",
+  "    start, end, master and replicas IP addresses, ports and ids",
+  "SHARDS",
+  "    Return information about slot range mappings and the nodes associated with them.",
+  "HELP",
+  "    Print this help.",
+];
 
 /** The node address behind host:port ("n2" 6379 is the simulator's n2; see format.ts endpointOf). */
 function addressOf(host: string, port: number): NodeId {

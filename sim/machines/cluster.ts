@@ -407,6 +407,7 @@ function lostWrites(): RunReporter {
     },
     report(view: ClusterView) {
       const byKey = new Map<string, Set<string> | null>();
+      const perKey = new Map<string, { acknowledged: number; lost: number }>();
       let lost = 0;
       const examples: string[] = [];
       for (const w of acked) {
@@ -415,16 +416,24 @@ function lostWrites(): RunReporter {
           present = finalList(view, w.key);
           byKey.set(w.key, present);
         }
+        let k = perKey.get(w.key);
+        if (k === undefined) perKey.set(w.key, (k = { acknowledged: 0, lost: 0 }));
+        k.acknowledged += 1;
         if (present === null || present.has(w.element)) continue;
         lost += 1;
+        k.lost += 1;
         if (examples.length < 3) examples.push(`${w.element} in ${w.key}`);
       }
+      // Per key, for the keys that lost any: acknowledged and lost writes (most lost first).
+      const lossy = [...perKey].filter(([, v]) => v.lost > 0).sort((a, b) => b[1].lost - a[1].lost || (a[0] < b[0] ? -1 : 1));
+      const keysWithLoss: Record<string, Json> = {};
+      for (const [key, v] of lossy) keysWithLoss[key] = v;
       const unknown = [...byKey.values()].filter((v) => v === null).length;
       const text =
         acked.length === 0
           ? "no acknowledged writes"
-          : `${lost} of ${acked.length} acknowledged writes lost${examples.length > 0 ? ` (e.g. ${examples.join(", ")})` : ""}${unknown > 0 ? `; ${unknown} keys had no live owner to check` : ""}`;
-      return { text, figures: { acknowledged: acked.length, lost, uncheckedKeys: unknown } };
+          : `${lost} of ${acked.length} acknowledged writes lost${lossy.length > 0 ? `, in ${lossy.length} of ${perKey.size} keys` : ""}${examples.length > 0 ? ` (e.g. ${examples.join(", ")})` : ""}${unknown > 0 ? `; ${unknown} keys had no live owner to check` : ""}`;
+      return { text, figures: { acknowledged: acked.length, lost, uncheckedKeys: unknown, keysWithLoss } };
     },
   };
 }
