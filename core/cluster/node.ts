@@ -1784,7 +1784,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
           c.requirepass = value;
           return null;
         }
-        return fixed[name] !== undefined ? "This config is immutable" : "unknown";
+        return fixed[name] !== undefined ? "can't set immutable config" : "unknown";
       },
     };
   }
@@ -1934,6 +1934,11 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   /** Whether this node serves the key's slot as a master. */
   servesKey(key: string): boolean {
     return this.owner[keySlot(key)] === this.myself && (this.myself.flags & FLAG.master) !== 0;
+  }
+
+  /** The RESP protocol a client negotiated (HELLO), for the host's encoder; 2 before HELLO. */
+  clientProtocol(client: string): 2 | 3 {
+    return this.server === undefined ? 2 : this.server.protocolOf(client);
   }
 
   /** The list at `key` (empty when absent or not a list): for checkers. */

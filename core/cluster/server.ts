@@ -14,6 +14,8 @@ import { bulk, byteStringToText } from "../keyspace/bytes.js";
 import { globMatch } from "../keyspace/glob.js";
 import type { Result } from "../keyspace/keyspace.js";
 import type { ListEnd } from "../keyspace/lists.js";
+import { isExpiredAt } from "../keyspace/db.js";
+import { parseInt64 } from "../keyspace/numbers.js";
 import { commandCommand, type CommandEntry, isWrite, keyIndexes, lookupCommand } from "./command-table.js";
 import type { Replication } from "./data.js";
 import { REDIS_VERSION } from "./info.js";
@@ -32,12 +34,22 @@ export class Session {
   readonly = false;
   /** ASKING: the next command may touch an importing slot. */
   asking = false;
-  /** MULTI in progress: the queued commands and whether one was refused (EXECABORT at EXEC). */
-  multi: { queue: (readonly string[])[]; aborted: boolean } | null = null;
-  /** WATCHed keys; `dirty` once one was touched (EXEC then fails). */
-  watched: Set<string> | null = null;
+  /**
+   * MULTI in progress: the queued commands, whether one was refused (EXECABORT at EXEC), and
+   * whether one writes (mstate.cmd_flags: a paused master holds such an EXEC).
+   */
+  multi: { queue: (readonly string[])[]; aborted: boolean; writes: boolean } | null = null;
+  /**
+   * WATCHed keys, each with Redis's watchedKey.expired: true when the key had already expired
+   * (but was not yet removed) at WATCH time, so removing it is no change. `dirty` once a watched
+   * key changed (EXEC then answers a null array).
+   */
+  watched: Map<string, boolean> | null = null;
   dirty = false;
-  /** Replication offset after this client's last write: what WAIT waits for. */
+  /**
+   * The replication offset after this client's last command, written or not (Redis's c->woff,
+   * set after every call): what WAIT waits for.
+   */
   lastWriteOffset = 0;
   /** Requests that arrived while an earlier one was blocked, answered in order once it unblocks. */
   readonly pending: { reqId: number; args: readonly string[]; asking: boolean }[] = [];
@@ -118,6 +130,77 @@ function err(text: string): RespValue {
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 /** Commands an unauthenticated connection may run. */
 const NO_AUTH = new Set(["auth", "hello", "quit", "reset"]);
+/**
+ * Commands a write pause holds besides writes: those with Redis 7.0's hidden may_replicate flag
+ * that the node serves (the command table does not keep that flag).
+ */
+const MAY_REPLICATE = new Set(["publish", "spublish"]);
+
+/** addReplyHelp: the header, the lines, then HELP's own entry. */
+function helpReply(command: string, lines: readonly string[]): RespValue {
+  return Resp.array([`${command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`, ...lines, "HELP", "    Print this help."].map(Resp.simple));
+}
+
+/** CLIENT HELP: Redis 7.0's text, which lists subcommands the node does not serve. */
+const CLIENT_HELP = helpReply("CLIENT", [
+  "CACHING (YES|NO)",
+  "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+  "GETREDIR",
+  "    Return the client ID we are redirecting to when tracking is enabled.",
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "ID",
+  "    Return the ID of the current connection.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "KILL <ip:port>",
+  "    Kill connection made from <ip:port>.",
+  "KILL <option> <value> [<option> <value> [...]]",
+  "    Kill connections. Options are:",
+  "    * ADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made from the specified address",
+  "    * LADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made to specified local address",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Kill connections by type.",
+  "    * USER <username>",
+  "      Kill connections authenticated by <username>.",
+  "    * SKIPME (YES|NO)",
+  "      Skip killing current connection (default: yes).",
+  "LIST [options ...]",
+  "    Return information about client connections. Options:",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Return clients of specified type.",
+  "UNPAUSE",
+  "    Stop the current client pause, resuming traffic.",
+  "PAUSE <timeout> [WRITE|ALL]",
+  "    Suspend all, or just write, clients for <timeout> milliseconds.",
+  "REPLY (ON|OFF|SKIP)",
+  "    Control the replies sent to the current connection.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+  "    Unblock the specified blocked client.",
+  "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+  "         [OPTIN] [OPTOUT] [NOLOOP]",
+  "    Control server assisted client side caching.",
+  "TRACKINGINFO",
+  "    Report tracking status for the current connection.",
+  "NO-EVICT (ON|OFF)",
+  "    Protect current client connection from eviction.",
+]);
+
+/** CONFIG HELP: Redis 7.0's text (REWRITE included, though the node does not serve it). */
+const CONFIG_HELP = helpReply("CONFIG", [
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+  "SET <directive> <value>",
+  "    Set the configuration <directive> to <value>.",
+  "RESETSTAT",
+  "    Reset statistics reported by the INFO command.",
+  "REWRITE",
+  "    Rewrite the configuration file.",
+]);
 
 export class Server {
   private readonly sessions = new Map<ClientId, Session>();
@@ -148,6 +231,11 @@ export class Server {
     return this.blocked.size;
   }
 
+  /** The RESP protocol `client` negotiated with HELLO (2 until then): how the host encodes its replies. */
+  protocolOf(client: ClientId): 2 | 3 {
+    return this.sessions.get(client)?.proto ?? 2;
+  }
+
   sessionsInOrder(): Session[] {
     return [...this.sessions.values()];
   }
@@ -175,16 +263,20 @@ export class Server {
     this.sessions.delete(client);
   }
 
-  /** After writes: serve clients blocked on the touched keys; check WAIT and pop deadlines. */
+  /**
+   * After any input: answer WAITs that have their acks, time out WAITs and pops, redirect pops
+   * whose slot left, run writes a pause held. A deadline passes once `nowMs` is beyond it, as
+   * Redis's timeout table checks `timeout < now`.
+   */
   tick(nowMs: number): void {
     for (const s of [...this.blocked]) {
       const b = s.blocked;
       if (b === null) continue;
       if (b.kind === "wait") {
         const acked = this.acked(b.offset);
-        if (acked >= b.replicas || (b.deadlineMs !== null && nowMs >= b.deadlineMs)) this.finishBlocked(s, Resp.integer(acked), nowMs);
+        if (acked >= b.replicas || (b.deadlineMs !== null && nowMs > b.deadlineMs)) this.finishBlocked(s, Resp.integer(acked), nowMs);
       } else if (b.kind === "pop") {
-        if (b.deadlineMs !== null && nowMs >= b.deadlineMs) this.finishBlocked(s, Resp.nullArray, nowMs);
+        if (b.deadlineMs !== null && nowMs > b.deadlineMs) this.finishBlocked(s, Resp.nullArray, nowMs);
         else if (!this.stillServed(s, b.keys, nowMs)) continue;
       } else if (b.kind === "paused" && !this.host.writesPaused(nowMs)) {
         // A manual failover ended: run the held write now (it may be redirected by then).
@@ -206,14 +298,14 @@ export class Server {
     }
   }
 
-  /** The earliest deadline of a blocked client (for the node's timer), or null. */
+  /** When `tick` next has a timeout to answer (the first ms past the earliest deadline), or null. */
   nextDeadline(): number | null {
     let next: number | null = null;
     for (const s of this.blocked) {
       const d = s.blocked !== null && (s.blocked.kind === "pop" || s.blocked.kind === "wait") ? s.blocked.deadlineMs : null;
       if (d !== null && (next === null || d < next)) next = d;
     }
-    return next;
+    return next === null ? null : next + 1;
   }
 
   /** A published message arrived over the bus (or from a local PUBLISH). Returns local receivers. */
@@ -239,7 +331,7 @@ export class Server {
   private session(client: ClientId, nowMs: number): Session {
     let s = this.sessions.get(client);
     if (s === undefined) {
-      s = new Session(client, this.clientNumNext++, nowMs, this.host.settings.get("requirepass") === "");
+      s = new Session(client, this.clientNumNext++, nowMs, (this.host.settings.get("requirepass") ?? "") === "");
       this.sessions.set(client, s);
       this.connectionsReceived += 1;
     }
@@ -250,41 +342,76 @@ export class Server {
     this.host.emit({ kind: "reply", client: s.id, reqId, value });
   }
 
-  /** Runs one request to its reply (or to blocking). */
+  /**
+   * Runs one request to its reply (or to blocking), with processCommand's checks in its order:
+   * lookup and arity, authentication, routing (getNodeByQuery; for EXEC over the queued
+   * commands), the RESP2 subscribed-mode gate, the write pause, then queueing inside MULTI or
+   * running. A refusal flags an open transaction (flagTransaction), except that EXEC's routing
+   * refusal discards it.
+   */
   private run(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
     this.commandsProcessed += 1;
     s.lastCommandMs = nowMs;
     const found = lookupCommand(args);
-    if ("error" in found) {
-      if (s.multi !== null) s.multi.aborted = true;
-      return this.reply(s, reqId, found.error);
-    }
+    if ("error" in found) return this.refuse(s, reqId, found.error);
     const entry = found.entry;
     const name = entry.name.split("|")[0] as string;
     s.lastCommand = entry.name;
-    if (!s.authenticated && !NO_AUTH.has(name)) return this.reply(s, reqId, err("NOAUTH Authentication required."));
-    if (s.proto === 2 && this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0 && !allowedWhileSubscribed(name)) {
-      return this.reply(s, reqId, err(subscribedModeError(entry.name)));
-    }
-    if (s.multi !== null && !NOT_QUEUED.has(name)) {
-      const refusal = this.routeCommand(s, entry, args, nowMs);
+    if (this.authRequired(s) && !NO_AUTH.has(name)) return this.refuse(s, reqId, err("NOAUTH Authentication required."));
+    if (name === "exec") {
+      const refusal = this.routeExec(s, nowMs);
       if (refusal !== null) {
-        s.multi.aborted = true;
+        this.discard(s);
         return this.reply(s, reqId, refusal);
       }
-      s.multi.queue.push(args);
-      return this.reply(s, reqId, QUEUED);
+    } else {
+      const refusal = this.routeCommand(s, entry, args, nowMs);
+      if (refusal !== null) return this.refuse(s, reqId, refusal);
     }
-    if (name === "exec") return this.exec(s, reqId, nowMs);
-    const refusal = this.routeCommand(s, entry, args, nowMs);
-    if (refusal !== null) return this.reply(s, reqId, refusal);
-    if (isWrite(entry) && this.host.writesPaused(nowMs)) {
-      // CLUSTER FAILOVER paused writes: hold this one until the failover ends (Redis pauses clients).
+    if (s.proto === 2 && this.subscribed(s) && !allowedWhileSubscribed(name)) return this.refuse(s, reqId, err(subscribedModeError(entry.name)));
+    const writes = mayReplicate(entry, name) || (name === "exec" && s.multi?.writes === true);
+    if (writes && this.host.writesPaused(nowMs)) {
+      // CLUSTER FAILOVER paused writes (CLIENT_PAUSE_WRITE): hold this one until the pause ends.
       this.block(s, { kind: "paused", reqId, args });
       return;
     }
-    const value = this.execute(s, entry, name, args, nowMs, false, reqId);
-    if (value !== null) this.reply(s, reqId, value);
+    if (s.multi !== null && !NOT_QUEUED.has(name)) {
+      // queueMultiCommand keeps nothing once the transaction cannot run.
+      if (!s.multi.aborted && !s.dirty) {
+        s.multi.queue.push(args);
+        s.multi.writes ||= mayReplicate(entry, name);
+      }
+      return this.reply(s, reqId, QUEUED);
+    }
+    if (name === "exec") {
+      this.exec(s, reqId, nowMs);
+    } else {
+      const value = this.execute(s, entry, name, args, nowMs, false, reqId);
+      if (value !== null) this.reply(s, reqId, value);
+    }
+    s.lastWriteOffset = this.repl.offset;
+  }
+
+  /** rejectCommand: answers `error` and flags an open transaction, so EXEC answers EXECABORT. */
+  private refuse(s: Session, reqId: number, error: RespValue): void {
+    if (s.multi !== null) s.multi.aborted = true;
+    this.reply(s, reqId, error);
+  }
+
+  /** authRequired: the default user has a password and this connection has not authenticated. */
+  private authRequired(s: Session): boolean {
+    return !s.authenticated && (this.host.settings.get("requirepass") ?? "") !== "";
+  }
+
+  /** CLIENT_PUBSUB: the connection has a subscription of any kind. */
+  private subscribed(s: Session): boolean {
+    return this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0;
+  }
+
+  /** discardTransaction: drops MULTI and the WATCHes. */
+  private discard(s: Session): void {
+    s.multi = null;
+    this.unwatchAll(s);
   }
 
   /** The routing verdict for a command: null to run here, or the error to answer. */
@@ -310,12 +437,17 @@ export class Server {
     switch (name) {
       case "ping":
         if (args.length > 2) return err("ERR wrong number of arguments for 'ping' command");
-        if (s.proto === 2 && this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0) return Resp.array([bulk("pong"), bulk(args[1] ?? "")]);
+        if (s.proto === 2 && this.subscribed(s)) return Resp.array([bulk("pong"), bulk(args[1] ?? "")]);
         return args.length === 2 ? bulk(args[1] as string) : Resp.simple("PONG");
       case "echo":
         return bulk(args[1] as string);
-      case "select":
-        return args[1] === "0" ? OK : err("ERR SELECT is not allowed in cluster mode");
+      case "select": {
+        // getIntFromObjectOrReply (a long, then a C int's range), then cluster mode's refusal.
+        const db = parseInt64(args[1] as string);
+        if (db === null) return err("ERR value is not an integer or out of range");
+        if (db < INT_MIN || db > INT_MAX) return err(`ERR value is out of range, value must between ${INT_MIN} and ${INT_MAX}`);
+        return db === 0n ? OK : err("ERR SELECT is not allowed in cluster mode");
+      }
       case "quit":
         this.host.emit({ kind: "reply", client: s.id, reqId, value: OK });
         this.host.emit({ kind: "close", client: s.id });
@@ -347,16 +479,15 @@ export class Server {
         return OK;
       case "multi":
         if (s.multi !== null) return err("ERR MULTI calls can not be nested");
-        s.multi = { queue: [], aborted: false };
+        s.multi = { queue: [], aborted: false, writes: false };
         return OK;
       case "discard":
         if (s.multi === null) return err("ERR DISCARD without MULTI");
-        s.multi = null;
-        this.unwatchAll(s);
+        this.discard(s);
         return OK;
       case "watch":
         if (s.multi !== null) return err("ERR WATCH inside MULTI is not allowed");
-        for (const k of args.slice(1)) this.watch(s, k);
+        for (const k of args.slice(1)) this.watch(s, k, nowMs);
         return OK;
       case "unwatch":
         this.unwatchAll(s);
@@ -398,7 +529,7 @@ export class Server {
     if (isWrite(entry) && this.host.isReplica()) return err("READONLY You can't write against a read only replica.");
     const r = this.repl.data.exec(args, nowMs);
     this.account(entry, r);
-    this.afterData(s, r, nowMs);
+    this.afterData(r, nowMs);
     if (r.block !== undefined && !inExec) {
       this.block(s, { kind: "pop", reqId, keys: r.block.keys, end: r.block.end, deadlineMs: r.block.deadlineMs });
       return null;
@@ -413,56 +544,26 @@ export class Server {
   }
 
   /** Replicates a command's effects and lets WATCH and blocked clients see them. */
-  private afterData(s: Session, r: Result, nowMs: number): void {
-    if (r.propagate.length > 0 && !this.host.isReplica()) {
-      this.repl.feed(r.propagate);
-      s.lastWriteOffset = this.repl.offset;
-    }
+  private afterData(r: Result, nowMs: number): void {
+    if (r.propagate.length > 0 && !this.host.isReplica()) this.repl.feed(r.propagate);
     for (const k of r.touched) this.touch(k);
     if (r.touched.length > 0) this.serveBlocked(r.touched, nowMs);
   }
 
   // ---- transactions ------------------------------------------------------------------------------
 
+  /**
+   * EXEC of an open transaction that routing accepted: fails if a command was refused while
+   * queueing (EXECABORT) or a watched key changed or expired since WATCH (a null array);
+   * otherwise runs the queue and answers every reply.
+   */
   private exec(s: Session, reqId: number, nowMs: number): void {
     const multi = s.multi;
     if (multi === null) return this.reply(s, reqId, err("ERR EXEC without MULTI"));
-    s.multi = null;
-    if (multi.aborted) {
-      this.unwatchAll(s);
-      return this.reply(s, reqId, err("EXECABORT Transaction discarded because of previous errors."));
-    }
-    if (s.dirty) {
-      this.unwatchAll(s);
-      return this.reply(s, reqId, Resp.nullArray);
-    }
-    // The slot may have moved since the commands were queued (getNodeByQuery checks EXEC's queue).
-    let slot: number | null = null;
-    const keys: string[] = [];
-    let write = false;
-    for (const args of multi.queue) {
-      const found = lookupCommand(args);
-      if ("error" in found) continue;
-      write ||= isWrite(found.entry);
-      for (const i of keyIndexes(found.entry, args)) {
-        const k = args[i] as string;
-        const ks = keySlot(k);
-        if (slot !== null && ks !== slot) {
-          this.unwatchAll(s);
-          return this.reply(s, reqId, err("CROSSSLOT Keys in request don't hash to the same slot"));
-        }
-        slot = ks;
-        keys.push(k);
-      }
-    }
-    if (slot !== null) {
-      const refusal = this.host.route(slot, keys, write, s, nowMs);
-      if (refusal !== null) {
-        this.unwatchAll(s);
-        return this.reply(s, reqId, refusal);
-      }
-    }
-    this.unwatchAll(s);
+    const dirty = s.dirty || this.watchedKeyExpired(s, nowMs);
+    this.discard(s);
+    if (multi.aborted) return this.reply(s, reqId, err("EXECABORT Transaction discarded because of previous errors."));
+    if (dirty) return this.reply(s, reqId, Resp.nullArray);
     const replies: RespValue[] = [];
     const propagated: (readonly string[])[] = [];
     const touched: string[] = [];
@@ -490,14 +591,41 @@ export class Server {
     }
     // A transaction's writes reach replicas as one MULTI … EXEC, as Redis propagates them.
     const stream = propagated.length > 1 ? [["MULTI"], ...propagated, ["EXEC"]] : propagated;
-    this.afterData(s, { reply: Resp.null, dirty: 0, propagate: stream, touched }, nowMs);
+    this.afterData({ reply: Resp.null, dirty: 0, propagate: stream, touched }, nowMs);
     this.reply(s, reqId, Resp.array(replies));
   }
 
-  private watch(s: Session, key: string): void {
-    if (s.watched === null) s.watched = new Set();
+  /**
+   * getNodeByQuery for EXEC: the queued commands' keys must share a slot, which is routed as
+   * one request (the slot may have moved since they were queued). Null without MULTI.
+   */
+  private routeExec(s: Session, nowMs: number): RespValue | null {
+    if (s.multi === null) return null;
+    let slot: number | null = null;
+    const keys: string[] = [];
+    let write = false;
+    for (const args of s.multi.queue) {
+      const found = lookupCommand(args);
+      if ("error" in found) continue;
+      write ||= isWrite(found.entry);
+      for (const i of keyIndexes(found.entry, args)) {
+        const k = args[i] as string;
+        const ks = keySlot(k);
+        if (slot !== null && ks !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+        slot = ks;
+        keys.push(k);
+      }
+    }
+    if (slot === null) return null;
+    const verdict = this.host.route(slot, keys, write, s, nowMs);
+    s.asking = false;
+    return verdict;
+  }
+
+  private watch(s: Session, key: string, nowMs: number): void {
+    if (s.watched === null) s.watched = new Map();
     if (s.watched.has(key)) return;
-    s.watched.add(key);
+    s.watched.set(key, this.keyExpired(key, nowMs));
     let set = this.watchers.get(key);
     if (set === undefined) {
       set = new Set();
@@ -508,7 +636,7 @@ export class Server {
 
   private unwatchAll(s: Session): void {
     if (s.watched !== null) {
-      for (const k of s.watched) {
+      for (const k of s.watched.keys()) {
         const set = this.watchers.get(k);
         set?.delete(s);
         if (set?.size === 0) this.watchers.delete(k);
@@ -518,9 +646,31 @@ export class Server {
     s.dirty = false;
   }
 
+  /**
+   * touchWatchedKey: `key` changed, so its watchers' EXEC will fail — except for a watcher that
+   * saw it already expired and now sees it removed, which is no logical change.
+   */
   private touch(key: string): void {
     const set = this.watchers.get(key);
-    if (set !== undefined) for (const s of set) s.dirty = true;
+    if (set === undefined) return;
+    const removed = this.repl.data.inspect(key) === undefined;
+    for (const s of set) {
+      if (removed && s.watched?.get(key) === true) s.watched.set(key, false);
+      else s.dirty = true;
+    }
+  }
+
+  /** isWatchedKeyExpired: a key watched while live has expired since (nobody touched it yet). */
+  private watchedKeyExpired(s: Session, nowMs: number): boolean {
+    if (s.watched === null) return false;
+    for (const [key, expiredAtWatch] of s.watched) if (!expiredAtWatch && this.keyExpired(key, nowMs)) return true;
+    return false;
+  }
+
+  /** keyIsExpired: the key is still stored but past its TTL (read without expiring it). */
+  private keyExpired(key: string, nowMs: number): boolean {
+    const entry = this.repl.data.inspect(key);
+    return entry !== undefined && isExpiredAt(entry.expireAtMs, nowMs);
   }
 
   // ---- blocking ----------------------------------------------------------------------------------
@@ -569,7 +719,11 @@ export class Server {
     }
   }
 
-  /** Serves clients blocked on `keys`, first come first served, while the lists have elements. */
+  /**
+   * Serves clients blocked on `keys`, key by key in the order they changed, first come first
+   * served, while the list has elements. A client is served from the key being served, not the
+   * first of its keys holding a list (serveClientsBlockedOnListKey).
+   */
   private serveBlocked(keys: readonly string[], nowMs: number): void {
     const queue = [...keys];
     for (let i = 0; i < queue.length; i++) {
@@ -579,7 +733,7 @@ export class Server {
       for (const s of [...waiting]) {
         const b = s.blocked;
         if (b === null || b.kind !== "pop") continue;
-        const r = this.repl.data.serveBlockedPop(b.keys, b.end, nowMs);
+        const r = this.repl.data.serveBlockedPop([key], b.end, nowMs);
         if (r === null) continue;
         this.repl.feed(r.propagate);
         for (const k of r.touched) this.touch(k);
@@ -610,13 +764,16 @@ export class Server {
 
   private wait(s: Session, args: readonly string[], nowMs: number, inExec: boolean, reqId: number): RespValue | null {
     if (this.host.isReplica()) return err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
-    const replicas = parseNonNegative(args[1] as string);
-    const timeout = parseNonNegative(args[2] as string);
+    // getLongFromObjectOrReply (a negative count is satisfied at once), then
+    // getTimeoutFromObjectOrReply in milliseconds.
+    const replicas = parseInt64(args[1] as string);
     if (replicas === null) return err("ERR value is not an integer or out of range");
-    if (timeout === null) return err(/^-/.test(args[2] as string) ? "ERR timeout is negative" : "ERR timeout is not an integer or out of range");
+    const timeout = parseInt64(args[2] as string);
+    if (timeout === null) return err("ERR timeout is not an integer or out of range");
+    if (timeout < 0n) return err("ERR timeout is negative");
     const acked = this.acked(s.lastWriteOffset);
     if (acked >= replicas || inExec) return Resp.integer(acked);
-    this.block(s, { kind: "wait", reqId, replicas, offset: s.lastWriteOffset, deadlineMs: timeout === 0 ? null : nowMs + timeout });
+    this.block(s, { kind: "wait", reqId, replicas: Number(replicas), offset: s.lastWriteOffset, deadlineMs: timeout === 0n ? null : nowMs + Number(timeout) });
     this.host.requestAcks();
     return null;
   }
@@ -631,7 +788,7 @@ export class Server {
     s.asking = false;
     s.name = "";
     s.proto = 2;
-    s.authenticated = this.host.settings.get("requirepass") === "";
+    s.authenticated = (this.host.settings.get("requirepass") ?? "") === "";
   }
 
   private auth(s: Session, args: readonly string[]): RespValue {
@@ -650,10 +807,10 @@ export class Server {
     let proto: 2 | 3 = s.proto;
     let i = 1;
     if (args.length > 1) {
-      const v = parseNonNegative(args[1] as string);
-      if (v === null || !/^\d+$/.test(args[1] as string)) return err("ERR Protocol version is not an integer or out of range");
-      if (v !== 2 && v !== 3) return err("NOPROTO unsupported protocol version");
-      proto = v;
+      const v = parseInt64(args[1] as string);
+      if (v === null) return err("ERR Protocol version is not an integer or out of range");
+      if (v !== 2n && v !== 3n) return err("NOPROTO unsupported protocol version");
+      proto = v === 2n ? 2 : 3;
       i = 2;
     }
     let name: string | null = null;
@@ -672,7 +829,9 @@ export class Server {
         return err(`ERR Syntax error in HELLO option '${byteStringToText(args[i] as string)}'`);
       }
     }
-    if (!s.authenticated) return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    // Redis 7.0's words (7.2 added "<proto>" after HELLO). Unlike 7.0, which sets a SETNAME name
+    // before this check, the name is set only once the connection is authenticated (as 7.2).
+    if (!s.authenticated) return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     if (name !== null) s.name = name;
     s.proto = proto;
     return Resp.map([
@@ -699,29 +858,43 @@ export class Server {
         return Resp.integer(s.num);
       case "info":
         return Resp.verbatim("txt", this.clientLine(s, nowMs));
-      case "list": {
-        let ids: Set<number> | null = null;
-        if (args.length > 2) {
-          if ((args[2] as string).toLowerCase() !== "id" || args.length < 4) return err("ERR syntax error");
-          ids = new Set();
-          for (const a of args.slice(3)) {
-            const n = parseNonNegative(a);
-            if (n === null || n === 0) return err("ERR Invalid client ID");
-            ids.add(n);
-          }
-        }
-        let text = "";
-        for (const c of this.sessions.values()) if (ids === null || ids.has(c.num)) text += this.clientLine(c, nowMs);
-        return Resp.verbatim("txt", text);
-      }
+      case "help":
+        return CLIENT_HELP;
+      case "list":
+        return this.clientList(args, nowMs);
       default:
         return err(`ERR unknown subcommand '${byteStringToText(args[1] ?? "")}'. Try CLIENT HELP.`);
     }
   }
 
-  /** One CLIENT LIST line, with Redis 7.0's fields in its order. */
+  /**
+   * CLIENT LIST [TYPE type | ID id ...]: every connection in connection order; with TYPE those of
+   * that type (this node's connections are all normal or pubsub); with ID the ones named, in
+   * argument order (an ID named twice is listed twice, an unknown one skipped).
+   */
+  private clientList(args: readonly string[], nowMs: number): RespValue {
+    let text = "";
+    if (args.length === 4 && (args[2] as string).toLowerCase() === "type") {
+      const type = (args[3] as string).toLowerCase();
+      if (!CLIENT_TYPES.has(type)) return err(`ERR Unknown client type '${byteStringToText(args[3] as string)}'`);
+      for (const c of this.sessions.values()) if ((this.subscribed(c) ? "pubsub" : "normal") === type) text += this.clientLine(c, nowMs);
+    } else if (args.length > 3 && (args[2] as string).toLowerCase() === "id") {
+      for (const a of args.slice(3)) {
+        const id = parseInt64(a);
+        if (id === null) return err("ERR Invalid client ID");
+        for (const c of this.sessions.values()) if (BigInt(c.num) === id) text += this.clientLine(c, nowMs);
+      }
+    } else if (args.length !== 2) {
+      return err("ERR syntax error");
+    } else {
+      for (const c of this.sessions.values()) text += this.clientLine(c, nowMs);
+    }
+    return Resp.verbatim("txt", text);
+  }
+
+  /** One CLIENT LIST line, with Redis 7.0's fields and flags in its order. */
   private clientLine(c: Session, nowMs: number): string {
-    const flags = (c.multi !== null ? "x" : "") + (c.blocked !== null ? "b" : "") + (c.dirty ? "d" : "") + (c.readonly ? "r" : "") + (this.pubsub.count(c.id) + this.pubsub.shardCount(c.id) > 0 ? "P" : "") || "N";
+    const flags = (this.subscribed(c) ? "P" : "") + (c.multi !== null ? "x" : "") + (c.blocked !== null ? "b" : "") + (c.dirty ? "d" : "") + (c.readonly ? "r" : "") || "N";
     const age = Math.max(0, Math.floor((nowMs - c.createdMs) / 1000));
     const idle = Math.max(0, Math.floor((nowMs - c.lastCommandMs) / 1000));
     const subs = this.pubsub.subscriptionsOf(c.id);
@@ -736,30 +909,30 @@ export class Server {
     const sub = (args[1] ?? "").toLowerCase();
     const settings = this.host.settings;
     if (sub === "get") {
+      // Redis 7.0 answers in its config dict's (hash) order; this answers pattern by pattern, in
+      // the settings' order within one. A name without glob characters is looked up
+      // case-insensitively and answered as given ("CONFIG GET MaxMemory" answers "MaxMemory").
       const out: [RespValue, RespValue][] = [];
       const seen = new Set<string>();
       for (const pattern of args.slice(2)) {
+        const lower = pattern.toLowerCase();
+        if (!/[[*?]/.test(pattern)) {
+          const value = settings.get(lower);
+          if (value === undefined || seen.has(lower)) continue;
+          seen.add(lower);
+          out.push([bulk(pattern), bulk(value)]);
+          continue;
+        }
         for (const name of settings.names()) {
-          if (seen.has(name) || !globMatch(pattern.toLowerCase(), name)) continue;
+          if (seen.has(name) || !globMatch(lower, name)) continue;
           seen.add(name);
           out.push([bulk(name), bulk(settings.get(name) ?? "")]);
         }
       }
       return Resp.map(out);
     }
-    if (sub === "set") {
-      if (args.length < 4 || args.length % 2 !== 0) return err("ERR wrong number of arguments for 'config|set' command");
-      for (let i = 2; i < args.length; i += 2) {
-        const name = (args[i] as string).toLowerCase();
-        if (settings.get(name) === undefined) return err(`ERR Unknown option or number of arguments for CONFIG SET - '${byteStringToText(args[i] as string)}'`);
-      }
-      for (let i = 2; i < args.length; i += 2) {
-        const name = (args[i] as string).toLowerCase();
-        const why = settings.set(name, args[i + 1] as string);
-        if (why !== null) return err(`ERR CONFIG SET failed (possibly related to argument '${byteStringToText(args[i] as string)}') - ${why}`);
-      }
-      return OK;
-    }
+    if (sub === "set") return this.configSet(args);
+    if (sub === "help") return CONFIG_HELP;
     if (sub === "resetstat") {
       this.commandsProcessed = 0;
       this.connectionsReceived = 0;
@@ -768,6 +941,33 @@ export class Server {
       return OK;
     }
     return err(`ERR unknown subcommand '${byteStringToText(args[1] ?? "")}'. Try CONFIG HELP.`);
+  }
+
+  /**
+   * CONFIG SET name value [name value ...], all or nothing as Redis 7.0 does it: the first unknown
+   * or repeated name refuses the whole command; a value refused restores the ones already set.
+   */
+  private configSet(args: readonly string[]): RespValue {
+    if (args.length % 2 !== 0) return err("ERR syntax error");
+    const settings = this.host.settings;
+    const names: string[] = [];
+    for (let i = 2; i < args.length; i += 2) {
+      const given = args[i] as string;
+      const name = given.toLowerCase();
+      if (settings.get(name) === undefined) return err(`ERR Unknown option or number of arguments for CONFIG SET - '${byteStringToText(given)}'`);
+      if (names.includes(name)) return err(`ERR CONFIG SET failed (possibly related to argument '${byteStringToText(given)}') - duplicate parameter`);
+      names.push(name);
+    }
+    const old = names.map((name) => settings.get(name) as string);
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j] as string;
+      const why = settings.set(name, args[3 + 2 * j] as string);
+      if (why !== null) {
+        for (let k = 0; k <= j; k++) settings.set(names[k] as string, old[k] as string);
+        return err(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+      }
+    }
+    return OK;
   }
 
   private subscription(s: Session, name: string, names: readonly string[], reqId: number): RespValue | null {
@@ -793,10 +993,17 @@ const SERVER_COMMANDS = new Set([
   "sunsubscribe", "publish", "spublish", "pubsub", "exec", "migrate",
 ]);
 
-function parseNonNegative(s: string): number | null {
-  if (!/^\d{1,15}$/.test(s)) return null;
-  return Number(s);
+/** Writes and may_replicate commands: what CLIENT_PAUSE_WRITE holds. */
+function mayReplicate(entry: CommandEntry, name: string): boolean {
+  return isWrite(entry) || MAY_REPLICATE.has(name);
 }
+
+/** getClientTypeByName's names. */
+const CLIENT_TYPES: ReadonlySet<string> = new Set(["normal", "slave", "replica", "pubsub", "master"]);
+
+/** A C int's range: SELECT's index is read with getIntFromObjectOrReply. */
+const INT_MIN = -(2n ** 31n);
+const INT_MAX = 2n ** 31n - 1n;
 
 /** Redis allows client names of printable ASCII without spaces. */
 function validClientName(name: string): boolean {
