@@ -308,6 +308,20 @@ describe("dispatch", () => {
     expect(h.call("c", ["GET", A])).toEqual(subscribedOnly("get"));
   });
 
+  it("ASKING lasts for the next command only, keyless or not, or for a whole transaction (resetClient)", () => {
+    const h = new Harness();
+    expect(h.call("c", ["ASKING"])).toEqual(OK);
+    expect(h.call("c", ["PING"])).toEqual(PONG); // uses it up
+    h.call("c", ["GET", A]);
+    h.call("c", ["ASKING"]);
+    h.call("c", ["MULTI"]);
+    h.call("c", ["GET", A]);
+    h.call("c", ["GET", B]);
+    h.call("c", ["EXEC"]);
+    h.call("c", ["GET", A]);
+    expect(h.host.routed.map((r) => r.asking)).toEqual([false, true, true, true, false]);
+  });
+
   it("routes keyed commands with their slot, keys and write flag; keyless ones are not routed; keys in two slots are CROSSSLOT", () => {
     const h = new Harness();
     expect(h.call("c", ["MSET", A, "1", B, "2"])).toEqual(OK);

@@ -350,6 +350,12 @@ export class Server {
    * refusal discards it.
    */
   private run(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
+    this.runCommand(s, reqId, args, nowMs);
+    // resetClient: ASKING lasts for the next command, or a whole transaction.
+    if (s.multi === null && (args[0] ?? "").toLowerCase() !== "asking") s.asking = false;
+  }
+
+  private runCommand(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
     this.commandsProcessed += 1;
     s.lastCommandMs = nowMs;
     const found = lookupCommand(args);
@@ -423,9 +429,10 @@ export class Server {
     for (let i = 1; i < keys.length; i++) {
       if (keySlot(keys[i] as string) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
     }
+    const asking = s.asking;
     if (entry.name === "restore-asking") s.asking = true; // Redis's CMD_ASKING flag
     const verdict = this.host.route(slot, keys, isWrite(entry), s, nowMs, entry.name === "migrate");
-    s.asking = false;
+    s.asking = asking;
     return verdict;
   }
 
@@ -617,9 +624,7 @@ export class Server {
       }
     }
     if (slot === null) return null;
-    const verdict = this.host.route(slot, keys, write, s, nowMs);
-    s.asking = false;
-    return verdict;
+    return this.host.route(slot, keys, write, s, nowMs);
   }
 
   private watch(s: Session, key: string, nowMs: number): void {
