@@ -44,7 +44,9 @@ export class Replication {
   offset = 0;
 
   /** Master side: the newest writes, oldest first, bounded by replBacklogBytes. */
+  /** Entries from `backlogHead` on are live; trimming advances the head (no O(n) shift per write). */
   private backlog: { readonly offset: number; readonly entry: ReplEntry }[] = [];
+  private backlogHead = 0;
   private backlogBytes = 0;
   private readonly replicas = new Map<NodeId, ReplicaLink>();
 
@@ -94,8 +96,12 @@ export class Replication {
   }
 
   private trimBacklog(): void {
-    while (this.backlogBytes > this.config.replBacklogBytes && this.backlog.length > 1) {
-      this.backlogBytes -= (this.backlog.shift() as { entry: ReplEntry }).entry.size;
+    while (this.backlogBytes > this.config.replBacklogBytes && this.backlog.length - this.backlogHead > 1) {
+      this.backlogBytes -= (this.backlog[this.backlogHead++] as { entry: ReplEntry }).entry.size;
+    }
+    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
+      this.backlog = this.backlog.slice(this.backlogHead);
+      this.backlogHead = 0;
     }
   }
 
@@ -163,6 +169,7 @@ export class Replication {
         this.secondReplidOffset = -1;
         this.offset = msg.offset;
         this.backlog = [];
+        this.backlogHead = 0;
         this.backlogBytes = 0;
         this.state = "loading";
         return;
@@ -225,7 +232,7 @@ export class Replication {
 
   /** The backlog for INFO: the offset of its first byte and how many bytes it holds. */
   backlogInfo(): { firstByteOffset: number; histlen: number } {
-    return { firstByteOffset: (this.backlog[0]?.offset ?? this.offset) + 1, histlen: this.backlogBytes };
+    return { firstByteOffset: (this.backlog[this.backlogHead]?.offset ?? this.offset) + 1, histlen: this.backlogBytes };
   }
 
   /** Master: asks every replica for an ack now (REPLCONF GETACK, for WAIT). */
@@ -240,12 +247,12 @@ export class Replication {
 
   private onPsync(from: NodeId, replid: string, offset: number, nowMs: number): void {
     if (this.masterAddress !== null) return; // a replica does not serve sub-replicas here
-    const first = this.backlog[0]?.offset ?? this.offset;
+    const first = this.backlog[this.backlogHead]?.offset ?? this.offset;
     const sameHistory = replid === this.replid || (replid === this.replid2 && offset <= this.secondReplidOffset);
     this.replicas.set(from, { ackOffset: offset, ackMs: nowMs });
     if (sameHistory && offset >= first && offset <= this.offset) {
       this.send(from, { type: "continue", replid: this.replid, offset });
-      const entries = this.backlog.filter((b) => b.offset >= offset);
+      const entries = this.backlog.slice(this.backlogHead).filter((b) => b.offset >= offset);
       if (entries.length > 0) this.send(from, { type: "stream", offset, entries: entries.map((b) => b.entry) });
       return;
     }

@@ -1623,6 +1623,11 @@ describe("data plane", () => {
     expect(h.client("n1", ["CLUSTER", "COUNTKEYSINSLOT", "99999"])).toEqual({ err: "ERR Invalid slot" });
     expect(h.client("n1", ["INFO", "replication"]) as string).toContain("role:master\r\nconnected_slaves:1\r\n");
     expect(h.client("n4", ["INFO", "replication"]) as string).toContain("role:slave\r\nmaster_host:n1\r\nmaster_port:6379\r\nmaster_link_status:up\r\n");
+    // A failover's messages are counted under Redis's names (auth-req, auth-ack), not ours.
+    h.client("n4", ["CLUSTER", "FAILOVER", "FORCE"]);
+    h.run(3000);
+    expect(h.client("n4", ["CLUSTER", "INFO"]) as string).toMatch(/cluster_stats_messages_auth-req_sent:\d+\r\n/);
+    expect(h.client("n2", ["CLUSTER", "INFO"]) as string).toMatch(/cluster_stats_messages_auth-ack_sent:\d+\r\n/);
   });
 
   it("HELLO switches protocol and names the client; AUTH with requirepass; NOAUTH before it; CONFIG GET/SET", () => {

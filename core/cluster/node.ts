@@ -217,7 +217,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         break;
       case "message":
         if (isBusMsg(input.msg)) {
-          this.receivedByType.set(input.msg.type, (this.receivedByType.get(input.msg.type) ?? 0) + 1);
+          const type = REDIS_MSG_NAME[input.msg.type];
+          this.receivedByType.set(type, (this.receivedByType.get(type) ?? 0) + 1);
           this.onBusMessage(input.from, input.msg, nowMs, fx);
         } else if (input.msg.type === "migrate" || input.msg.type === "migrate-reply") {
           this.onMigrateMessage(input.from, input.msg, nowMs);
@@ -244,7 +245,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     if (this.server !== undefined && this.server.blockedCount > 0) this.serveBlocked(nowMs, fx);
     for (const e of fx) {
-      if (e.kind === "send" && isBusMsg(e.msg)) this.sentByType.set(e.msg.type, (this.sentByType.get(e.msg.type) ?? 0) + 1);
+      if (e.kind === "send" && isBusMsg(e.msg)) {
+        const type = REDIS_MSG_NAME[e.msg.type];
+        this.sentByType.set(type, (this.sentByType.get(type) ?? 0) + 1);
+      }
     }
     const out = this.configDirty ? this.saveAndGate(fx) : fx;
     if (this.currentEpoch !== this.visibleEpoch && input.kind !== "start") {
@@ -2010,6 +2014,20 @@ function gossipOf(n: NodeRec): Gossip {
   n.gossip = { name: n.name, address: n.address ?? "", pingSentS, pongReceivedS, flags: n.flags };
   return n.gossip;
 }
+
+/** Bus message types by the names CLUSTER INFO prints (clusterGetMessageTypeString). */
+const REDIS_MSG_NAME: Readonly<Record<BusMsg["type"], string>> = {
+  ping: "ping",
+  pong: "pong",
+  meet: "meet",
+  fail: "fail",
+  publish: "publish",
+  publishshard: "publishshard",
+  "failover-auth-request": "auth-req",
+  "failover-auth-ack": "auth-ack",
+  update: "update",
+  mfstart: "mfstart",
+};
 
 /** CLUSTER HELP: Redis 7.0's lines for the subcommands served here. */
 const CLUSTER_HELP: readonly string[] = [
