@@ -1,0 +1,170 @@
+// The node's durable files in --dir: JSON-lines records, written as `persist` effects ask, read
+// back on start as `Recovered`.
+//
+// - op "write" replaces the file with one record atomically: write <file>.tmp, fsync it, rename
+//   it over the file, fsync the directory (so the rename itself survives a crash).
+// - op "append" appends one line; with `sync` the file is fsynced before completion.
+//
+// Requests run one at a time in the order the node emitted them, so completions are reported in
+// order too (the runner does not need that, but a reader of the log does).
+//
+// Faultline: nodes.conf holds the node's JSON record, not Redis's text format; a directory holding
+// a redis-server nodes.conf is refused rather than overwritten (see `recover`).
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { open, rename, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import type { PersistId, Recovered, RecoveredFile } from "../core/machine.js";
+import type { Json } from "../core/trace.js";
+
+const TMP_SUFFIX = ".tmp";
+/** Largest file read back at start; a durable file this big is not one of ours. */
+const RECOVER_FILE_BYTES_MAX = 1024 * 1024 * 1024;
+
+export interface PersistRequest {
+  readonly id: PersistId;
+  readonly file: string;
+  readonly op: "append" | "write";
+  readonly record: Json;
+  readonly sync: boolean;
+}
+
+/** What recovery found, besides the records: for the host's log. */
+export interface RecoveryReport {
+  readonly file: string;
+  readonly records: number;
+  /** Bytes of an unterminated last line that were cut (0: none). */
+  readonly droppedBytes: number;
+}
+
+export class RecoveryError extends Error {}
+
+/**
+ * Reads every durable file in `dir` (temp files of an interrupted write are ignored: the rename
+ * never happened, so the old file stands). Returns null for a directory with no files, as the
+ * machine expects of a fresh disk.
+ *
+ * A last line without its newline is a torn append: it is cut and reported. A complete line that
+ * is not JSON is not a torn write but a file that is not ours (a redis-server nodes.conf, say):
+ * that throws RecoveryError, so the node refuses to start instead of overwriting it.
+ */
+export function recover(dir: string, ignore: ReadonlySet<string>): { recovered: Recovered | null; reports: RecoveryReport[] } {
+  const files: Record<string, RecoveredFile> = {};
+  const reports: RecoveryReport[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.endsWith(TMP_SUFFIX) || ignore.has(name)) continue;
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (!st.isFile()) continue;
+    if (st.size > RECOVER_FILE_BYTES_MAX) throw new RecoveryError(`${path} is ${st.size} bytes: not a Faultline data file`);
+    const { file, droppedBytes } = parseRecords(readFileSync(path), path);
+    files[name] = file;
+    reports.push({ file: name, records: file.records.length, droppedBytes });
+  }
+  return { recovered: reports.length === 0 ? null : { files }, reports };
+}
+
+/** JSON-lines records of one file; an unterminated last line is cut. */
+export function parseRecords(bytes: Buffer, path: string): { file: RecoveredFile; droppedBytes: number } {
+  const records: Json[] = [];
+  let start = 0;
+  let line = 1;
+  for (;;) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const text = bytes.toString("utf8", start, nl);
+    try {
+      records.push(JSON.parse(text) as Json);
+    } catch {
+      throw new RecoveryError(`${path} line ${line} is not a JSON record: not a Faultline data file (move it away, or use another --dir)`);
+    }
+    start = nl + 1;
+    line += 1;
+  }
+  const droppedBytes = bytes.length - start;
+  return { file: { records, tornTail: droppedBytes > 0 }, droppedBytes };
+}
+
+/** Runs persist requests in order; `onDone` is called for each, in the same order. */
+export class Disk {
+  /** Open handles of append files, kept for the node's life. */
+  private readonly appendHandles = new Map<string, FileHandle>();
+  private tail: Promise<void> = Promise.resolve();
+  private pendingCount = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly onDone: (id: PersistId) => void,
+    private readonly onError: (req: PersistRequest, error: unknown) => void,
+  ) {}
+
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  submit(req: PersistRequest): void {
+    this.pendingCount += 1;
+    this.tail = this.tail.then(async () => {
+      try {
+        if (req.op === "write") await this.replace(req.file, req.record);
+        else await this.append(req.file, req.record, req.sync);
+      } catch (e) {
+        // A failed write never completes: whatever waits for it stays held, as a promise the
+        // node cannot keep must not be made. The host decides what to do (it exits).
+        this.pendingCount -= 1;
+        this.onError(req, e);
+        return;
+      }
+      this.pendingCount -= 1;
+      this.onDone(req.id);
+    });
+  }
+
+  /** Resolves once every request submitted so far has finished. */
+  drain(): Promise<void> {
+    return this.tail;
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    for (const h of this.appendHandles.values()) await h.close();
+    this.appendHandles.clear();
+  }
+
+  private async replace(file: string, record: Json): Promise<void> {
+    // An append handle would keep writing to the inode the rename replaces.
+    await this.appendHandles.get(file)?.close();
+    this.appendHandles.delete(file);
+    const path = join(this.dir, file);
+    const tmp = path + TMP_SUFFIX;
+    const h = await open(tmp, "w");
+    try {
+      await h.writeFile(`${JSON.stringify(record)}\n`, "utf8");
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, path);
+    await syncDir(this.dir);
+  }
+
+  private async append(file: string, record: Json, sync: boolean): Promise<void> {
+    let h = this.appendHandles.get(file);
+    if (h === undefined) {
+      h = await open(join(this.dir, file), "a");
+      this.appendHandles.set(file, h);
+    }
+    await h.appendFile(`${JSON.stringify(record)}\n`, "utf8");
+    if (sync) await h.sync();
+  }
+}
+
+/** fsync a directory, so a rename in it is durable (Linux allows opening a directory read-only for this). */
+async function syncDir(dir: string): Promise<void> {
+  const h = await open(dir, "r");
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}

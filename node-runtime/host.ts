@@ -1,0 +1,166 @@
+// Runs one ClusterNode for real: wall clock, real timers, files in --dir, a client port and the
+// cluster bus on TCP. The node is the same object the simulator hosts; every input goes through
+// a NodeRunner, which holds sends, replies and traces gated on a persist until the disk says it
+// is done (the durable-before-visible rule).
+//
+// Clock: Date.now(), as Redis's mstime() reads the wall clock. Timers: one setTimeout per name,
+// replaced when re-armed. Inputs arrive one at a time (the event loop serializes them), and the
+// effects of each step are carried out in order before the next input.
+
+import { mkdirSync } from "node:fs";
+import { assertNever, type Effect, type Input, type NodeId } from "../core/machine.js";
+import { NodeRunner } from "../core/runner.js";
+import { ClusterNode } from "../core/cluster/node.js";
+import type { ClusterConfig, ClusterMsg, ClusterRep, ClusterReq } from "../core/cluster/types.js";
+import type { Json } from "../core/trace.js";
+import { Bus } from "./bus.js";
+import { ClientPort } from "./clients.js";
+import { Disk, recover } from "./disk.js";
+import type { NodeLog } from "./log.js";
+import { CryptoPrng } from "./prng.js";
+
+/** setTimeout's longest delay; a later deadline is re-armed when this one fires. */
+const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
+export interface HostOptions {
+  /** The node's address: its client "ip:port", as CLUSTER MEET and MOVED name it. */
+  readonly address: NodeId;
+  readonly bind: string;
+  readonly port: number;
+  readonly busPort: number;
+  readonly dir: string;
+  /** File names in `dir` that are not the node's (its log file, when it is there). */
+  readonly ignoreFiles: ReadonlySet<string>;
+  readonly config: ClusterConfig;
+  readonly log: NodeLog;
+  /** A persist failed: the node cannot keep its promises. The CLI exits. */
+  readonly onFatal: (why: string) => void;
+}
+
+type Fx = Effect<ClusterMsg, ClusterRep>;
+
+export class NodeHost {
+  private readonly node: ClusterNode;
+  private readonly runner: NodeRunner<ClusterMsg, ClusterReq, ClusterRep>;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly disk: Disk;
+  private readonly clients: ClientPort;
+  private readonly bus: Bus;
+  private readonly log: NodeLog;
+  /** Inputs are taken only between start and stop (persist completions also while stopping). */
+  private phase: "created" | "running" | "stopping" = "created";
+
+  constructor(private readonly options: HostOptions) {
+    this.log = options.log;
+    this.node = new ClusterNode({ id: options.address, peers: [options.address], config: options.config, rng: new CryptoPrng() });
+    this.runner = new NodeRunner(this.node);
+    this.disk = new Disk(
+      options.dir,
+      (id) => this.input({ kind: "persisted", id }),
+      (req, e) => options.onFatal(`cannot write ${req.file} in ${options.dir}: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    this.clients = new ClientPort(
+      {
+        request: (client, reqId, args) => this.input({ kind: "client", client, reqId, req: { cmd: args } }),
+        closed: (client) => this.input({ kind: "client-closed", client }),
+        protocolOf: (client) => this.node.clientProtocol(client),
+      },
+      this.log,
+    );
+    this.bus = new Bus(options.address, Math.max(100, options.config.nodeTimeoutMs), (from, msg) => this.input({ kind: "message", from, msg }), this.log);
+  }
+
+  /**
+   * Reads the disk (creating the directory if needed), binds both ports, then starts the node.
+   * Throws RecoveryError for a directory that is not ours, and the system error (EADDRINUSE,
+   * EACCES…) for a port or directory it cannot use.
+   */
+  async start(): Promise<void> {
+    mkdirSync(this.options.dir, { recursive: true });
+    const { recovered, reports } = recover(this.options.dir, this.options.ignoreFiles);
+    for (const r of reports) {
+      this.log.event(r.droppedBytes > 0 ? "warn" : "info", "recovered-file", { file: r.file, records: r.records, droppedBytes: r.droppedBytes });
+    }
+    await this.bus.listen(this.options.bind, this.options.busPort);
+    await this.clients.listen(this.options.bind, this.options.port);
+    this.log.event("info", "listening", { client: `${this.options.bind}:${this.options.port}`, bus: `${this.options.bind}:${this.options.busPort}`, dir: this.options.dir, fresh: recovered === null });
+    this.phase = "running";
+    this.input({ kind: "start", recovered });
+  }
+
+  /**
+   * Graceful stop: no new connections or inputs, pending persists finish (their completions still
+   * release what waited on them), connections are closed, the log is flushed.
+   */
+  async stop(): Promise<void> {
+    if (this.phase === "stopping") return;
+    this.phase = "stopping";
+    this.log.event("info", "shutdown", { pendingPersists: this.disk.pending });
+    this.clients.stopAccepting();
+    this.bus.stopAccepting();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.disk.close();
+    await this.clients.closeAll();
+    this.bus.close();
+    this.log.event("info", "stopped");
+    this.log.flush();
+  }
+
+  private input(input: Input<ClusterMsg, ClusterReq>): void {
+    if (this.phase === "created") return;
+    if (this.phase === "stopping" && input.kind !== "persisted") return;
+    const nowMs = Date.now();
+    const effects = this.runner.step(input, nowMs);
+    for (const e of effects) this.apply(e, nowMs);
+  }
+
+  private apply(e: Fx, nowMs: number): void {
+    switch (e.kind) {
+      case "send":
+        this.bus.send(e.to, e.msg);
+        break;
+      case "set-timer":
+        this.setTimer(e.name, e.atMs);
+        break;
+      case "cancel-timer": {
+        const t = this.timers.get(e.name);
+        if (t !== undefined) clearTimeout(t);
+        this.timers.delete(e.name);
+        break;
+      }
+      case "persist":
+        this.disk.submit(e);
+        break;
+      case "reply":
+      case "push":
+        this.clients.write(e.client, e.value);
+        break;
+      case "close":
+        this.clients.close(e.client);
+        break;
+      case "trace":
+        this.log.trace(nowMs, e.event as Readonly<Record<string, Json>>);
+        break;
+      default:
+        assertNever(e, "effect");
+    }
+  }
+
+  private setTimer(name: string, atMs: number): void {
+    const old = this.timers.get(name);
+    if (old !== undefined) clearTimeout(old);
+    if (this.phase === "stopping") return;
+    const delayMs = Math.min(TIMER_DELAY_MAX_MS, Math.max(0, Math.ceil(atMs - Date.now())));
+    this.timers.set(
+      name,
+      setTimeout(() => {
+        // Node's timers run on a monotonic clock and may fire a little before the wall clock
+        // reaches the deadline; the machine is promised a timer at or after it.
+        if (Date.now() < atMs) return this.setTimer(name, atMs);
+        this.timers.delete(name);
+        this.input({ kind: "timer", name });
+      }, delayMs),
+    );
+  }
+}
