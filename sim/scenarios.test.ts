@@ -112,4 +112,16 @@ describe("redis-cluster data-plane scenarios", () => {
     // The subscriber on the crashed n1 misses what is published while it is down; the five others miss nothing then.
     expect(f["electionDelivered"]).toBe(f["electionPublished"]! * 5);
   });
+
+  it("cluster-restart: with appendfsync always a whole-cluster crash loses no acknowledged write; with everysec some", () => {
+    const path = join(dir, "cluster-restart.yaml");
+    const source = readFileSync(path, "utf8");
+    const always = runScenario(loadScenario(path, source), { seed: 1, sink: null, detail: "events" });
+    expect(always.pass).toBe(true);
+    expect(always.reports.find((x) => x.name === "writes lost")?.figures["lost"]).toBe(0);
+    const everysec = runScenario(loadScenario(path, source.replace("appendfsync: always", "appendfsync: everysec")), { seed: 1, sink: null, detail: "events" });
+    const lost = everysec.reports.find((x) => x.name === "writes lost")?.figures;
+    expect(lost?.["lost"] as number).toBeGreaterThan(0);
+    expect(lost?.["lost"] as number).toBeLessThan((lost?.["acknowledged"] as number) / 2);
+  });
 });

@@ -68,6 +68,10 @@ export class Replication {
     private readonly send: ReplSend,
     /** Keys a replica's stream or resync changed (WATCH sees them). */
     private readonly applied: (keys: readonly string[]) => void = () => {},
+    /** Writes that changed this node's data, master or replica alike: what the AOF appends. */
+    private readonly logged: (cmds: readonly (readonly string[])[]) => void = () => {},
+    /** A full resync replaced the whole dataset. */
+    private readonly resynced: () => void = () => {},
   ) {
     this.replid = newReplid();
   }
@@ -82,6 +86,7 @@ export class Replication {
    */
   feed(cmds: readonly (readonly string[])[]): void {
     if (cmds.length === 0) return;
+    this.logged(cmds);
     const at = this.offset;
     const entries: ReplEntry[] = [];
     for (const cmd of cmds) {
@@ -181,6 +186,7 @@ export class Replication {
         for (const e of this.loadingPairs) this.data.restoreEntry(e.key, e.payload, e.expireAtMs, nowMs);
         this.loadingPairs = [];
         this.state = "connected";
+        this.resynced();
         return;
       case "continue":
         if (msg.replid !== this.replid) {
@@ -198,6 +204,7 @@ export class Replication {
           this.connect(nowMs);
           return;
         }
+        this.logged(msg.entries.map((e) => e.cmd));
         for (const e of msg.entries) {
           const name = e.cmd[0];
           // MULTI/EXEC frame a transaction in the stream; the message already delivers it whole.

@@ -16,6 +16,7 @@ import { randomInt } from "../prng.js";
 import type { Json } from "../trace.js";
 import { Resp, type RespValue } from "../resp/codec.js";
 import { bulk, bytesToByteString, byteStringToText } from "../keyspace/bytes.js";
+import { Aof } from "./aof.js";
 import { Replication } from "./data.js";
 import { type ClusterView, clusterInfo, clusterNodes, clusterReplicas, clusterShards, clusterSlots, endpointOf, movedTarget, type NodeView } from "./format.js";
 import { info as infoText, type InfoView } from "./info.js";
@@ -177,6 +178,10 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private mfCanStart = false;
   private mfReplica: NodeRec | null = null;
   private mfMasterOffset = -1;
+  /** Data persistence by slot range (aof.ts). */
+  private readonly aof: Aof;
+  /** appendfsync always: the fsync this step's replies wait for (null: none). */
+  private replyGate: PersistId | null = null;
   /** Clients: sessions, dispatch, transactions, blocking (server.ts). */
   private server!: Server;
   /** Open slot migrations on this node (CLUSTER SETSLOT MIGRATING / IMPORTING): slot → the other node. */
@@ -201,6 +206,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     this.address = init.id;
     // Our own copy: CONFIG SET changes it (replication reads the same object).
     this.config = { ...init.config };
+    this.aof = new Aof(this.config, () => this.persistIdNext++);
     this.rng = init.rng;
   }
 
@@ -239,7 +245,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         this.server.closed(input.client);
         break;
       case "persisted":
-        break; // the runner releases what waited for it
+        this.aof.persisted(input.id, fx); // the runner releases what waited for it
+        break;
       default:
         assertNever(input, "input");
     }
@@ -248,6 +255,15 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       if (e.kind === "send" && isBusMsg(e.msg)) {
         const type = REDIS_MSG_NAME[e.msg.type];
         this.sentByType.set(type, (this.sentByType.get(type) ?? 0) + 1);
+      }
+    }
+    if (this.replyGate !== null) {
+      // appendfsync always: no reply of this step leaves before the AOF's fsync (durable before visible).
+      const gate = this.replyGate;
+      this.replyGate = null;
+      for (let i = 0; i < fx.length; i++) {
+        const e = fx[i] as Fx[number];
+        if (e.kind === "reply" && e.after === undefined) fx[i] = { ...e, after: gate };
       }
     }
     const out = this.configDirty ? this.saveAndGate(fx) : fx;
@@ -288,8 +304,17 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       () => this.randomName(),
       (to, msg) => this.send(to, msg),
       (keys) => this.server.touched(keys),
+      (cmds) => {
+        const id = this.aof.log(cmds, this.fx);
+        if (id !== null) this.replyGate = id;
+      },
+      () => this.aof.rewriteAll(this.replication.data, this.fx),
     );
     this.server = new Server(this.serverHost(), this.replication);
+    if (this.aof.enabled) {
+      const r = this.aof.recover(recovered, this.replication.data, nowMs);
+      fx.push({ kind: "trace", event: { type: "data-recovered", keys: r.keys, records: r.records, tornFiles: [...r.tornFiles] } });
+    }
     if (this.myself.master?.address !== undefined && this.myself.master.address !== null) {
       this.replication.follow(this.myself.master.address, nowMs);
     }
@@ -885,6 +910,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     }
     this.pfailCount = pfail;
 
+    this.aof.cron(nowMs, this.replication.data, fx);
     if (!isReplica) {
       // Active expiry (Redis's activeExpireCycle on serverCron); replicas wait for the master's DELs.
       const r = this.replication.data.activeExpire(nowMs, this.rng, CLUSTER_CONST.activeExpireBudget);

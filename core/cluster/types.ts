@@ -172,6 +172,13 @@ export interface ClusterConfig {
   readonly replicaPriority: number;
   /** cluster-replica-no-failover. */
   readonly nofailover: boolean;
+  /** appendonly: keep the data in per-slot-range append-only files and snapshots (aof.ts). */
+  readonly appendonly: boolean;
+  readonly appendfsync: "always" | "everysec" | "no";
+  /** Slots per persistence file (a divisor of 16384). */
+  readonly aofRangeSlots: number;
+  /** RESP bytes appended to a range since its snapshot that trigger a rewrite. */
+  readonly aofRewriteBytes: number;
   /** requirepass: "" lets every client in; otherwise AUTH (or HELLO … AUTH) first. */
   readonly requirepass: string;
   readonly cronMs: number;
@@ -204,6 +211,10 @@ export const CLUSTER_DEFAULTS: ClusterConfig = {
   replBacklogBytes: 1 << 20,
   replicaPriority: 100,
   nofailover: false,
+  appendonly: false,
+  appendfsync: "everysec",
+  aofRangeSlots: 1024,
+  aofRewriteBytes: 64 * 1024 * 1024,
   requirepass: "",
   cronMs: 100,
   bootstrap: null,

@@ -43,6 +43,15 @@ const configSchema = z
     replicaPriority: z.number().int().nonnegative().default(d.replicaPriority),
     nofailover: z.boolean().default(d.nofailover),
     requirepass: z.string().default(d.requirepass),
+    appendonly: z.boolean().default(d.appendonly),
+    appendfsync: z.enum(["always", "everysec", "no"]).default(d.appendfsync),
+    aofRangeSlots: z
+      .number()
+      .int()
+      .positive()
+      .refine((n) => SLOTS % n === 0, "must divide 16384")
+      .default(d.aofRangeSlots),
+    aofRewriteBytes: z.number().int().positive().default(d.aofRewriteBytes),
     cronMs: z.number().int().positive().default(d.cronMs),
     bugs: z.object({ voteBeforePersist: z.boolean().default(false) }).strict().default({ voteBeforePersist: false }),
   })
