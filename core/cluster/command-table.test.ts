@@ -44,6 +44,7 @@ describe("lookupCommand", () => {
     [["command", "info"], "command|info"],
     [["MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "a"], "migrate"],
     [["sunsubscribe"], "sunsubscribe"],
+    [["QUIT", "now", "please"], "quit"],
   ])("%j runs %s", (args, name) => {
     const found = lookupCommand(args);
     expect("entry" in found && found.entry.name).toBe(name);
@@ -303,13 +304,23 @@ describe("COMMAND DOCS", () => {
     ]);
   });
 
-  it("MIGRATE: key_spec_index follows the key specs; an empty-string token", () => {
+  it("MIGRATE: key_spec_index follows the key specs; an empty token, as Redis 7.0's commands.c has it", () => {
     const docs = (command("DOCS", "migrate") as { map: [string, { map: [string, Plain][] }][] }).map[0]?.[1].map ?? [];
     const args = docs.find(([k]) => k === "arguments")?.[1] as Plain[];
+    const optional = statuses("optional");
     expect(args[2]).toEqual(
       map(["name", "key_or_empty_string"], ["type", "oneof"], ["arguments", [
         map(["name", "key"], ["type", "key"], ["key_spec_index", 0]),
-        map(["name", "empty_string"], ["type", "pure-token"], ["token", '""']),
+        map(["name", "empty_string"], ["type", "pure-token"], ["token", ""]),
+      ]]),
+    );
+    expect(args[7]).toEqual(
+      map(["name", "authentication"], ["type", "oneof"], ["flags", optional], ["arguments", [
+        map(["name", "password"], ["type", "string"], ["token", "AUTH"], ["flags", optional]),
+        map(["name", "username_password"], ["type", "block"], ["token", "AUTH2"], ["flags", optional], ["arguments", [
+          map(["name", "username"], ["type", "string"]),
+          map(["name", "password"], ["type", "string"]),
+        ]]),
       ]]),
     );
     expect(args[8]).toEqual(map(["name", "key"], ["type", "key"], ["key_spec_index", 1], ["token", "KEYS"], ["flags", statuses("optional", "multiple")]));
@@ -429,7 +440,8 @@ describe("COMMAND DOCS as redis-cli 7 reads it", () => {
       BLPOP: "key [key ...] timeout",
       EXPIRE: "key seconds [NX|XX|GT|LT]",
       LINSERT: "key BEFORE|AFTER pivot element",
-      MIGRATE: 'host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password|AUTH2 username password] [KEYS key [key ...]]',
+      // Redis 7.0's own docs: an empty token (redis-cli shows it as ""), AUTH and AUTH2 each optional.
+      MIGRATE: 'host port key|"" destination-db timeout [COPY] [REPLACE] [[AUTH password]|[AUTH2 username password]] [KEYS key [key ...]]',
       HELLO: "[protover [AUTH username password] [SETNAME clientname]]",
       PING: "[message]",
       PSUBSCRIBE: "pattern [pattern ...]",

@@ -565,7 +565,8 @@ const NODE_COMMANDS: readonly NodeRow[] = [
     args: "[username:string] password:string", history: [["6.0.0", "Added ACL style (username and password)."]],
   },
   { name: "select", arity: 2, flags: "loading stale fast", acl: "connection", group: "connection", since: "1.0.0", summary: "Change the selected database for the current connection", complexity: "O(1)", args: "index:integer" },
-  { name: "quit", arity: 1, flags: PRE_AUTH_FLAGS, acl: "connection", group: "connection", since: "1.0.0", summary: "Close the connection", complexity: "O(1)" },
+  // Redis 7.0's quit.json has arity -1: QUIT ignores any arguments.
+  { name: "quit", arity: -1, flags: PRE_AUTH_FLAGS, acl: "connection", group: "connection", since: "1.0.0", summary: "Close the connection", complexity: "O(1)" },
   { name: "reset", arity: 1, flags: PRE_AUTH_FLAGS, acl: "connection", group: "connection", since: "6.2.0", summary: "Reset the connection", complexity: "O(1)" },
   { name: "client", ...CONTAINER, group: "connection", since: "2.4.0", summary: "A container for client connection commands", subcommands: CLIENT_SUBCOMMANDS },
   // server
@@ -588,7 +589,7 @@ const NODE_COMMANDS: readonly NodeRow[] = [
     name: "migrate", arity: -6, flags: "write", acl: "keyspace dangerous", group: "generic", since: "2.6.0", summary: "Atomically transfer a key from a Redis instance to another one.",
     complexity: "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.",
     tips: NONDETERMINISTIC, keys: [atIndex("RW access delete", 3), afterKeyword("RW access delete incomplete", "KEYS", -2, -1)],
-    args: 'host:string port:integer key_or_empty_string=(key:key|empty_string="") destination-db:integer timeout:integer [COPY] [REPLACE] authentication=[AUTH password:string|AUTH2 (username:string password:string)] [KEYS key:key ...]',
+    args: 'host:string port:integer key_or_empty_string=(key:key|empty_string="") destination-db:integer timeout:integer [COPY] [REPLACE] authentication=[[AUTH password:string]|[AUTH2 (username:string password:string)]] [KEYS key:key ...]',
     history: [["3.0.0", "Added the `COPY` and `REPLACE` options."], ["3.0.6", "Added the `KEYS` option."], ["4.0.7", "Added the `AUTH` option."], ["6.0.0", "Added the `AUTH2` option."]],
   },
   // transactions
@@ -797,6 +798,9 @@ function buildTable(): ReadonlyMap<string, CommandEntry> {
 //   ...                 after an item: it repeats (multiple)
 //   name=               before a group or a pure token: its name (else the members' names joined
 //                       with "_", Redis's own convention, e.g. "key_value")
+//   ""                  the empty token: Redis 7.0's generator turned migrate.json's "\"\"" into
+//                       the C literal """" (two empty strings), so MIGRATE's empty_string token
+//                       is empty in its COMMAND DOCS
 // Key arguments get key_spec_index 0, 1, … in order, which holds for every command here.
 
 const SCALAR_TYPES: ReadonlySet<string> = new Set(["key", "string", "integer", "double", "pattern", "unix-time"]);
@@ -871,7 +875,7 @@ class SynopsisParser {
       return draft(scalarName, type as DocArgType, token);
     }
     assert(isTokenLexeme(l) && token === undefined, `synopsis '${this.text}': unexpected '${l}'`);
-    return draft(name ?? l.toLowerCase(), "pure-token", l);
+    return draft(name ?? l.toLowerCase(), "pure-token", l === '""' ? "" : l);
   }
 
   private takeName(): string | undefined {

@@ -196,7 +196,7 @@ describe("dispatch", () => {
       [["CONFIG", "SET", "maxmemory"], arity("config|set")],
       [["WAIT", "1"], arity("wait")],
       [["MULTI", "x"], arity("multi")],
-      [["QUIT", "now"], arity("quit")],
+      [["RESET", "now"], arity("reset")],
     ];
     const h = new Harness();
     for (const [args, expected] of table) expect(h.call("c", args), args.join(" ")).toEqual(expected);

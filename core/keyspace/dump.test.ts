@@ -11,12 +11,11 @@ import { DUMP_FORMAT_VERSION, RESTORE_ERR, dumpPayload, loadPayload } from "./du
 import type { Value } from "./db.js";
 import { Keyspace, type Result } from "./keyspace.js";
 import { type Plain, plain } from "./plain.js";
+import { RESTORE_ERRORS } from "./test-support/command-cases.js";
 
 const NOW = 1_700_000_000_000;
 const OK: Plain = { simple: "OK" };
 const err = (text: string): Plain => ({ err: text });
-const NOT_INT = err("ERR value is not an integer or out of range");
-const SYNTAX = err("ERR syntax error");
 const CHECKSUM = err(RESTORE_ERR.versionOrChecksum);
 const BAD_FORMAT = err(RESTORE_ERR.badFormat);
 
@@ -244,32 +243,8 @@ describe("payloads that check out but do not parse", () => {
 });
 
 describe("RESTORE errors", () => {
-  // Each case: setup, the command (with P for a valid payload), the exact reply.
-  it.each<[string, readonly (readonly string[])[], readonly string[], Plain]>([
-    ["BUSYKEY on an existing key", [["SET", "k", "old"]], ["RESTORE", "k", "0", "P"], err("BUSYKEY Target key name already exists.")],
-    ["BUSYKEY comes before a bad ttl", [["SET", "k", "old"]], ["RESTORE", "k", "x", "P"], err(RESTORE_ERR.busyKey)],
-    ["BUSYKEY comes before a bad payload", [["SET", "k", "old"]], ["RESTORE", "k", "0", "garbage"], err(RESTORE_ERR.busyKey)],
-    ["options come before BUSYKEY", [["SET", "k", "old"]], ["RESTORE", "k", "0", "P", "FOO"], SYNTAX],
-    ["ttl not an integer", [], ["RESTORE", "k", "1.5", "P"], NOT_INT],
-    ["ttl out of int64", [], ["RESTORE", "k", "9223372036854775808", "P"], NOT_INT],
-    ["ttl negative", [], ["RESTORE", "k", "-1", "P"], err("ERR Invalid TTL value, must be >= 0")],
-    ["ttl comes before the payload", [], ["RESTORE", "k", "-1", "garbage"], err(RESTORE_ERR.invalidTtl)],
-    ["bad payload", [], ["RESTORE", "k", "0", "garbage"], CHECKSUM],
-    ["unknown option", [], ["RESTORE", "k", "0", "P", "NX"], SYNTAX],
-    ["IDLETIME without a value", [], ["RESTORE", "k", "0", "P", "IDLETIME"], SYNTAX],
-    ["IDLETIME not an integer", [], ["RESTORE", "k", "0", "P", "IDLETIME", "x"], NOT_INT],
-    ["IDLETIME negative", [], ["RESTORE", "k", "0", "P", "IDLETIME", "-1"], err("ERR Invalid IDLETIME value, must be >= 0")],
-    ["FREQ without a value", [], ["RESTORE", "k", "0", "P", "FREQ"], SYNTAX],
-    ["FREQ not an integer", [], ["RESTORE", "k", "0", "P", "FREQ", "1.0"], NOT_INT],
-    ["FREQ negative", [], ["RESTORE", "k", "0", "P", "FREQ", "-1"], err("ERR Invalid FREQ value, must be >= 0 and <= 255")],
-    ["FREQ above 255", [], ["RESTORE", "k", "0", "P", "FREQ", "256"], err(RESTORE_ERR.invalidFreq)],
-    ["IDLETIME then FREQ", [], ["RESTORE", "k", "0", "P", "IDLETIME", "1", "FREQ", "1"], SYNTAX],
-    ["FREQ then IDLETIME", [], ["RESTORE", "k", "0", "P", "FREQ", "1", "IDLETIME", "1"], SYNTAX],
-    ["too few arguments", [], ["RESTORE", "k", "0"], err("ERR wrong number of arguments for 'restore' command")],
-    ["RESTORE-ASKING too few arguments", [], ["RESTORE-ASKING", "k"], err("ERR wrong number of arguments for 'restore-asking' command")],
-    ["DUMP too many arguments", [], ["DUMP", "a", "b"], err("ERR wrong number of arguments for 'dump' command")],
-    ["RESTORE-ASKING has RESTORE's errors", [["SET", "k", "old"]], ["RESTORE-ASKING", "k", "0", "P"], err(RESTORE_ERR.busyKey)],
-  ])("%s", (_name, setup, cmd, expected) => {
+  // Each case: setup, the command (P stands for a valid payload), the exact reply.
+  it.each(RESTORE_ERRORS)("%s", (_name, setup, cmd, expected) => {
     const ks = new Keyspace();
     for (const args of setup) exec(ks, args);
     const r = exec(ks, cmd.map((a) => (a === "P" ? PAYLOAD_AB : a)));

@@ -196,6 +196,10 @@ describe("blocking pops", () => {
     expect(plain(r.reply)).toEqual({ nullArray: true });
     expect(r.block).toEqual({ keys: ["a", "b"], end: "left", deadlineMs: T0 + 1500 });
     expect(run(ks, "BLPOP a 0").block?.deadlineMs).toBeNull();
+    // Redis 7.0 rounds the timeout up to whole ms (ceill), so a positive one never means "forever".
+    expect(run(ks, "BLPOP a 0.0001").block?.deadlineMs).toBe(T0 + 1);
+    expect(run(ks, "BLPOP a -0.0009").block?.deadlineMs).toBeNull();
+    expect(run(ks, "BLPOP a 1e15").block?.deadlineMs).toBeNull();
     expect(ks.serveBlockedPop(["a", "b"], "left", T0 + 10)).toBeNull();
     run(ks, "SET a x");
     run(ks, "RPUSH b 1 2");

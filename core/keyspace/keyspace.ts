@@ -60,13 +60,23 @@ export interface SnapshotEntry {
 
 const HANDLERS: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...STRING_COMMANDS, ...GENERIC_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...HASH_COMMANDS, ...DUMP_COMMANDS }));
 
-/** Redis 7's reply to a command it does not know. */
+/**
+ * Redis 7's reply to a command it does not know: the name and then the arguments quoted, 128
+ * bytes at most each way. Redis prints them with `%.128s` / `%.*s`, which stop at a NUL byte.
+ * The text is decoded as UTF-8 for the error reply (invalid bytes become U+FFFD: see README).
+ */
 export function unknownCommandError(args: readonly string[]): RespValue {
   let quoted = "";
   for (let i = 1; i < args.length && quoted.length < 128; i++) {
-    quoted += `'${(args[i] as string).slice(0, 128 - quoted.length)}' `;
+    quoted += `'${upToNul(args[i] as string).slice(0, 128 - quoted.length)}' `;
   }
-  return Resp.error(`ERR unknown command '${byteStringToText((args[0] ?? "").slice(0, 128))}', with args beginning with: ${byteStringToText(quoted)}`);
+  return Resp.error(`ERR unknown command '${byteStringToText(upToNul(args[0] ?? "").slice(0, 128))}', with args beginning with: ${byteStringToText(quoted)}`);
+}
+
+/** `s` up to its first NUL byte, as C's %s prints it. */
+function upToNul(s: string): string {
+  const nul = s.indexOf("\0");
+  return nul < 0 ? s : s.slice(0, nul);
 }
 
 export class Keyspace {

@@ -10,7 +10,7 @@ import { Resp, type RespValue } from "../resp/codec.js";
 import { bulk, upperAscii } from "./bytes.js";
 import { type Ctx, ERR, type Handler, fail, intArg } from "./ctx.js";
 import { isExpiredAt } from "./db.js";
-import { clampToSafe, parseLongDouble } from "./numbers.js";
+import { clampToSafe, parseLongDouble, scaledCeilToInt64 } from "./numbers.js";
 
 export type ListEnd = "left" | "right";
 
@@ -31,7 +31,8 @@ function pop(ctx: Ctx, end: ListEnd): RespValue {
   if (ctx.args.length > 3) fail(`ERR wrong number of arguments for '${end === "left" ? "lpop" : "rpop"}' command`);
   let count: number | null = null;
   if (ctx.args.length === 3) {
-    const n = intArg(ctx.arg(2));
+    // getPositiveLongFromObjectOrReply: one message whether the count is not a number or negative.
+    const n = intArg(ctx.arg(2), ERR.notPositive);
     if (n < 0n) fail(ERR.notPositive);
     count = clampToSafe(n);
   }
@@ -195,15 +196,20 @@ export function tryServePop(ctx: Ctx, keys: readonly string[], end: ListEnd, str
   return null;
 }
 
-/** getTimeoutFromObjectOrReply: seconds as a float, to ms; null for 0 (wait forever). */
+/**
+ * getTimeoutFromObjectOrReply (Redis 7.0): seconds as a long double, `(long long)ceill(seconds *
+ * 1000)` as x86-64 converts it, then refused if negative. So "0.0001" waits 1 ms, "-0.0009" rounds
+ * up to 0 and waits forever, and "inf" or 1e400 — which the conversion turns into LLONG_MIN — are
+ * "negative". Null means no deadline: 0, or a deadline past 2^53 ms, which no clock reaches
+ * (Redis 7.0 adds now to it unchecked, and wraps to an immediate timeout only within `now` of
+ * LLONG_MAX).
+ */
 function parseTimeoutMs(text: string): number | null {
   const v = parseLongDouble(text);
-  if (v === null || v.kind === "inf") fail("ERR timeout is not a float or out of range");
-  const seconds = Number(v.mant) * 2 ** v.exp * (v.neg ? -1 : 1);
-  if (seconds < 0) fail("ERR timeout is negative");
-  const ms = Math.floor(seconds * 1000);
-  if (ms > Number.MAX_SAFE_INTEGER) fail("ERR timeout is out of range");
-  return ms === 0 ? null : ms;
+  if (v === null) fail("ERR timeout is not a float or out of range");
+  const ms = scaledCeilToInt64(v, 1000n);
+  if (ms === null || ms < 0n) fail("ERR timeout is negative");
+  return ms === 0n || ms > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(ms);
 }
 
 /** BLPOP/BRPOP: serve now, or reply null and ask the host to block (see `Keyspace.exec`). */

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesToByteString, byteStringToBytes } from "./bytes.js";
 import { globMatch } from "./glob.js";
-import { addLongDouble, formatLongDoubleHuman, parseInt64, parseLongDouble } from "./numbers.js";
+import { addLongDouble, formatLongDoubleHuman, parseInt64, parseLongDouble, scaledCeilToInt64 } from "./numbers.js";
 
 describe("parseInt64 (string2ll)", () => {
   it.each([
@@ -112,6 +112,29 @@ describe("globMatch (stringmatchlen)", () => {
     ["[a-]", "-", false],
   ])("%j ~ %j is %s", (pattern, s, expected) => {
     expect(globMatch(pattern, s)).toBe(expected);
+  });
+});
+
+describe("scaledCeilToInt64 ((long long)ceill(x * factor) on x86-64)", () => {
+  // The C program `(long long)ceill(strtold(s) * 1000.0)`, compiled with gcc 12 on x86-64, prints these.
+  it.each([
+    ["1.5", 1500n],
+    ["0.0015", 2n],
+    ["0.001", 1n], // 0.001L * 1000 is 0.99999999999999999995: ceill makes it 1
+    ["0.0001", 1n],
+    ["1e-4000", 1n],
+    ["0", 0n],
+    ["-0.0009", 0n],
+    ["-0.5", -500n],
+    ["-1e-4000", 0n],
+    ["9.2e15", 9200000000000000000n],
+    ["1e16", null],
+    ["-1e16", null],
+    ["1e400", null],
+    ["inf", null],
+    ["-inf", null],
+  ])("%s seconds as ms is %s", (s, ms) => {
+    expect(scaledCeilToInt64(parseLongDouble(s) as NonNullable<ReturnType<typeof parseLongDouble>>, 1000n)).toBe(ms);
   });
 });
 

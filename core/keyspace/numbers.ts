@@ -162,6 +162,26 @@ export function addLongDouble(a: LongDouble, b: LongDouble): LongDouble | null {
   return rounded;
 }
 
+/**
+ * `(long long)ceill(v * factor)` as x86-64 computes it: the product rounded once to long double,
+ * rounded up to an integer, converted. Null where the x87 conversion yields its "integer
+ * indefinite" value (LLONG_MIN): infinities and results outside int64.
+ */
+export function scaledCeilToInt64(v: LongDouble, factor: bigint): bigint | null {
+  if (v.kind === "inf") return null;
+  if (v.mant === 0n) return 0n;
+  const num = v.mant * factor;
+  const p = v.exp >= 0 ? roundRational(v.neg, num << BigInt(v.exp), 1n) : roundRational(v.neg, num, 1n << BigInt(-v.exp));
+  if (p === "underflow") return v.neg ? 0n : 1n;
+  if (p === "overflow" || p.kind === "inf") return null;
+  let magnitude = p.exp >= 0 ? p.mant << BigInt(p.exp) : p.mant >> BigInt(-p.exp);
+  const fractional = p.exp < 0 && magnitude << BigInt(-p.exp) !== p.mant;
+  // Up means away from zero for a positive product, toward it (truncation) for a negative one.
+  if (fractional && !p.neg) magnitude += 1n;
+  const result = p.neg ? -magnitude : magnitude;
+  return result >= -(1n << 63n) && result < 1n << 63n ? result : null;
+}
+
 const FRACTION_DIGITS = 17;
 const FRACTION_SCALE = 10n ** BigInt(FRACTION_DIGITS);
 
