@@ -1,28 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { Effect, Input, NodeId, Prng } from "../machine.js";
+import type { Effect, Input, NodeId } from "../machine.js";
 import { NodeRunner } from "../runner.js";
 import type { Json, TraceEvent } from "../trace.js";
 import { type Plain, plain } from "../keyspace/plain.js";
 import { ClusterNode } from "./node.js";
 import { keySlot, SLOTS, splitSlots } from "./slots.js";
 import { CLUSTER_DEFAULTS, type ClusterConfig, type ClusterMsg, type ClusterRep, type ClusterReq, FLAG, type Header, MFLAG } from "./types.js";
+import { mulberry32 as prng } from "../test-support/prng.js";
 
 type Fx = Effect<ClusterMsg, ClusterRep>;
 type In = Input<ClusterMsg, ClusterReq>;
 
-/** mulberry32: a small seeded PRNG, one stream per node. */
-function prng(seed: number): Prng {
-  let a = seed >>> 0;
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
-}
 
 const NT = 1000;
 /** Local clocks start here (any offset is allowed; Redis's clock is the wall clock). */

@@ -12,6 +12,7 @@ import type { Value } from "./db.js";
 import { Keyspace, type Result } from "./keyspace.js";
 import { type Plain, plain } from "./plain.js";
 import { RESTORE_ERRORS } from "./test-support/command-cases.js";
+import { shape } from "./test-support/shape.js";
 
 const NOW = 1_700_000_000_000;
 const OK: Plain = { simple: "OK" };
@@ -50,19 +51,6 @@ function dumpOf(...setup: (readonly string[])[]): string {
 }
 
 /** A value as plain, ordered data: lists, sets and hashes in their stored order. */
-function shape(v: Value | undefined): unknown {
-  if (v === undefined) return undefined;
-  switch (v.kind) {
-    case "string":
-      return ["string", v.value];
-    case "list":
-      return ["list", v.items.toArray()];
-    case "set":
-      return ["set", [...v.members]];
-    case "hash":
-      return ["hash", [...v.fields]];
-  }
-}
 
 const PAYLOAD_AB = dumpOf(["SET", "k", "ab"]);
 

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Keyspace, type Result } from "./keyspace.js";
 import { plain } from "./plain.js";
+import { mulberry32 as prng } from "../test-support/prng.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -16,19 +17,6 @@ function run(ks: Keyspace, line: string, nowMs = T0): Result {
   return ks.exec(cmd(line), nowMs);
 }
 
-/** A deterministic PRNG for active expiry (mulberry32). */
-function prng(seed: number): { next(): number } {
-  let a = seed >>> 0;
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
-}
 
 describe("lazy expiry", () => {
   it("a key with PEXPIREAT t exists at t and is gone after t (keyIsExpired: now > when)", () => {

@@ -4,9 +4,9 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Value } from "./db.js";
 import { Keyspace } from "./keyspace.js";
 import { plain } from "./plain.js";
+import { shape } from "./test-support/shape.js";
 
 const NOW = 1_700_000_000_000;
 
@@ -23,19 +23,6 @@ function keysOfSlot(slot: number, keys: readonly string[]): string[] {
 }
 
 /** A value as plain, ordered data, for comparing two keyspaces. */
-function shape(v: Value | undefined): unknown {
-  if (v === undefined) return undefined;
-  switch (v.kind) {
-    case "string":
-      return ["string", v.value];
-    case "list":
-      return ["list", v.items.toArray()];
-    case "set":
-      return ["set", [...v.members]];
-    case "hash":
-      return ["hash", [...v.fields]];
-  }
-}
 
 describe("slot index", () => {
   it("counts and lists each slot's keys in creation order, and honours count", () => {
