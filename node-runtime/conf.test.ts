@@ -64,18 +64,17 @@ describe("resolveSettings", () => {
     expect(() => resolveSettings(directives, "")).toThrow(error);
   });
 
-  it("warns about AOF, directives it does not implement, extra bind addresses and a moved bus port", () => {
+  it("takes appendonly/appendfsync; warns about directives it does not implement, extra bind addresses and a moved bus port", () => {
     const file = parseConfigText("save 900 1\nappendonly yes\nappendfsync always\nbind 0.0.0.0 ::\ncluster-announce-ip 10.0.0.5\ncluster-port 20000\n", "r.conf");
     const s = resolveSettings([enabled, ...file, flag("port", "7000")], "");
     expect(s.warnings).toEqual([
       "r.conf:1: 'save' is not supported by faultline node; ignored",
-      "r.conf:2: appendonly: AOF is not implemented yet: data is in memory only",
-      "r.conf:3: appendfsync: AOF is not implemented yet: appendfsync has no effect",
       "cluster-port 20000: other nodes still dial port + 10000 = 17000 (addresses carry no bus port yet); use this only behind a forwarder",
       "r.conf:4: bind: only the first address (0.0.0.0) is used",
     ]);
-    expect(s).toMatchObject({ bind: "0.0.0.0", announceIp: "10.0.0.5", busPort: 20000 });
+    expect(s).toMatchObject({ bind: "0.0.0.0", announceIp: "10.0.0.5", busPort: 20000, appendonly: true, appendfsync: "always" });
     expect(resolveSettings([enabled, flag("appendonly", "no")], "").warnings).toEqual([]);
+    expect(() => resolveSettings([enabled, flag("appendfsync", "sometimes")], "")).toThrow("'appendfsync' must be always, everysec or no, got 'sometimes'");
   });
 });
 

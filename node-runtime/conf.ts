@@ -37,6 +37,8 @@ export interface NodeSettings {
   readonly replicaPriority: number;
   readonly nofailover: boolean;
   readonly requirepass: string;
+  readonly appendonly: boolean;
+  readonly appendfsync: "always" | "everysec" | "no";
   /** Absolute path of the config file, or "". */
   readonly configFile: string;
   /** Things worth saying before starting (ignored directives, features not built yet). */
@@ -81,8 +83,6 @@ const ALIASES: Readonly<Record<string, string>> = {
 
 /** Directives accepted and not acted on yet: they warn with the reason. */
 const NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
-  appendonly: "AOF is not implemented yet: data is in memory only",
-  appendfsync: "AOF is not implemented yet: appendfsync has no effect",
   "cluster-config-file": "the node keeps its config in <dir>/nodes.conf (JSON), whatever this says",
 };
 
@@ -127,8 +127,11 @@ export function resolveSettings(directives: readonly Directive[], configFile: st
   for (const name of Object.keys(NOT_IMPLEMENTED)) {
     const d = last.get(name);
     if (d === undefined) continue;
-    if (name === "appendonly" && !bool("appendonly", false)) continue;
     warnings.push(`${d.where}: ${name}: ${NOT_IMPLEMENTED[name] as string}`);
+  }
+  const appendfsync = str("appendfsync", CLUSTER_DEFAULTS.appendfsync).toLowerCase();
+  if (appendfsync !== "always" && appendfsync !== "everysec" && appendfsync !== "no") {
+    throw new ConfigError(`${(last.get("appendfsync") as Directive).where}: 'appendfsync' must be always, everysec or no, got '${appendfsync}'`);
   }
 
   const port = int("port", 6379, 1, 65535);
@@ -165,6 +168,8 @@ export function resolveSettings(directives: readonly Directive[], configFile: st
     replicaPriority: int("replica-priority", CLUSTER_DEFAULTS.replicaPriority, 0, 2 ** 31 - 1),
     nofailover: bool("cluster-replica-no-failover", CLUSTER_DEFAULTS.nofailover),
     requirepass: str("requirepass", ""),
+    appendonly: bool("appendonly", CLUSTER_DEFAULTS.appendonly),
+    appendfsync,
     configFile,
     warnings,
   };
@@ -187,6 +192,8 @@ const KNOWN = new Set([
   "cluster-require-full-coverage",
   "replica-priority",
   "cluster-replica-no-failover",
+  "appendonly",
+  "appendfsync",
   ...Object.keys(NOT_IMPLEMENTED),
 ]);
 
@@ -206,6 +213,8 @@ export function clusterConfig(s: NodeSettings, faultlineVersion: string, executa
     replicaPriority: s.replicaPriority,
     nofailover: s.nofailover,
     requirepass: s.requirepass,
+    appendonly: s.appendonly,
+    appendfsync: s.appendfsync,
     bootstrap: null,
     host: {
       faultlineVersion,
