@@ -1671,4 +1671,26 @@ describe("data plane", () => {
     expect(h.replyTo("n1", r)).toEqual({ err: "IOERR error or timeout reading to target instance" });
     expect(h.client("n1", ["GET", K1])).toBe("w");
   });
+
+  it("a write to a key an unfinished MIGRATE is moving waits for it, then is redirected: it cannot be acknowledged and lost", () => {
+    const h = settled();
+    const k = tagged(tagIn(0, 5460), 1);
+    const slot = keySlot(k);
+    h.client("n1", ["SET", k, "old"]);
+    h.client("n2", ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", h.name("n1")]);
+    h.client("n1", ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", h.name("n2")]);
+    h.hold = (f, t, m) => f === "n2" && t === "n1" && m.type === "migrate-reply";
+    const mig = h.request("n1", ["MIGRATE", "n2", "6379", "", "0", "5000", "KEYS", k], "a");
+    const write = h.request("n1", ["SET", k, "new"], "b");
+    const other = h.request("n1", ["SET", K1, "x"], "c"); // K1's slot is not migrating
+    expect(h.replyTo("n1", mig)).toBeUndefined();
+    expect(h.replyTo("n1", write)).toBeUndefined(); // held behind the MIGRATE
+    expect(h.replyTo("n1", other)).toEqual({ simple: "OK" }); // other keys are not
+    h.hold = () => false;
+    h.release();
+    expect(h.replyTo("n1", mig)).toEqual({ simple: "OK" });
+    expect(h.replyTo("n1", write)).toEqual({ err: `ASK ${slot} n2:6379` });
+    expect(h.client("n2", ["SET", k, "new"], "b", true)).toEqual({ simple: "OK" });
+    expect(h.client("n2", ["GET", k], "b", true)).toBe("new");
+  });
 });

@@ -73,6 +73,8 @@ type Blocked =
   | { readonly kind: "pop"; readonly reqId: number; readonly keys: readonly string[]; readonly end: ListEnd; readonly deadlineMs: number | null }
   | { readonly kind: "wait"; readonly reqId: number; readonly replicas: number; readonly offset: number; readonly deadlineMs: number | null }
   | { readonly kind: "paused"; readonly reqId: number; readonly args: readonly string[] }
+  /** Touches a key an unfinished MIGRATE is moving: runs once it is done (Redis blocks in MIGRATE). */
+  | { readonly kind: "locked"; readonly reqId: number; readonly args: readonly string[] }
   /** Waiting for the node (MIGRATE's target to answer); `token` names the wait. */
   | { readonly kind: "external"; readonly reqId: number; readonly token: number };
 
@@ -211,6 +213,9 @@ export class Server {
   private readonly watchers = new Map<string, Set<Session>>();
   readonly pubsub = new PubSub();
   private clientNumNext = 1;
+  /** MIGRATEs in flight (token → keys) and how many of them hold each key. */
+  private readonly migrating = new Map<number, readonly string[]>();
+  private readonly lockedKeys = new Map<string, number>();
   private externalNext = 1;
   /** INFO stats. */
   commandsProcessed = 0;
@@ -278,6 +283,11 @@ export class Server {
       } else if (b.kind === "pop") {
         if (b.deadlineMs !== null && nowMs > b.deadlineMs) this.finishBlocked(s, Resp.nullArray, nowMs);
         else if (!this.stillServed(s, b.keys, nowMs)) continue;
+      } else if (b.kind === "locked" && !this.locks(s, b.args)) {
+        // The MIGRATE moving its keys is done: run it now (it will likely be redirected with ASK).
+        this.unblock(s);
+        this.run(s, b.reqId, b.args, nowMs);
+        this.drain(s, nowMs);
       } else if (b.kind === "paused" && !this.host.writesPaused(nowMs)) {
         // A manual failover ended: run the held write now (it may be redirected by then).
         this.unblock(s);
@@ -287,8 +297,38 @@ export class Server {
     }
   }
 
+  /** Keys an unfinished MIGRATE moves: commands on them wait (Redis's MIGRATE blocks the server). */
+  private lock(token: number, keys: readonly string[]): void {
+    this.migrating.set(token, keys);
+    for (const k of keys) this.lockedKeys.set(k, (this.lockedKeys.get(k) ?? 0) + 1);
+  }
+
+  private unlock(token: number): void {
+    const keys = this.migrating.get(token);
+    if (keys === undefined) return;
+    this.migrating.delete(token);
+    for (const k of keys) {
+      const n = (this.lockedKeys.get(k) ?? 1) - 1;
+      if (n === 0) this.lockedKeys.delete(k);
+      else this.lockedKeys.set(k, n);
+    }
+  }
+
+  /** Whether running `args` (EXEC: the session's queue) would touch a key a MIGRATE is moving. */
+  private locks(s: Session, args: readonly string[]): boolean {
+    if (this.lockedKeys.size === 0) return false;
+    const cmds = (args[0] ?? "").toLowerCase() === "exec" ? (s.multi?.queue ?? []) : [args];
+    for (const cmd of cmds) {
+      const found = lookupCommand(cmd);
+      if ("error" in found) continue;
+      for (const i of keyIndexes(found.entry, cmd)) if (this.lockedKeys.has(cmd[i] as string)) return true;
+    }
+    return false;
+  }
+
   /** Answers a command that waited on the node (MIGRATE); the node has done its effects. */
   finishExternal(token: number, value: RespValue, nowMs: number): void {
+    this.unlock(token);
     for (const s of this.blocked) {
       const b = s.blocked;
       if (b !== null && b.kind === "external" && b.token === token) {
@@ -379,6 +419,10 @@ export class Server {
     if (writes && this.host.writesPaused(nowMs)) {
       // CLUSTER FAILOVER paused writes (CLIENT_PAUSE_WRITE): hold this one until the pause ends.
       this.block(s, { kind: "paused", reqId, args });
+      return;
+    }
+    if ((s.multi === null || name === "exec") && this.locks(s, args)) {
+      this.block(s, { kind: "locked", reqId, args });
       return;
     }
     if (s.multi !== null && !NOT_QUEUED.has(name)) {
@@ -524,6 +568,7 @@ export class Server {
         const value = this.host.migrate(args, token, nowMs);
         if (value !== null || inExec) return value ?? Resp.error("IOERR MIGRATE cannot wait inside a transaction");
         this.block(s, { kind: "external", reqId, token });
+        this.lock(token, keyIndexes(entry, args).map((i) => args[i] as string));
         return null;
       }
       default:
