@@ -1,18 +1,24 @@
 // The `faultline` command line: real nodes on real sockets.
 //
-// `faultline node` runs one cluster node, as `redis-server --cluster-enabled yes` does; form a
-// cluster of them with `redis-cli --cluster create`.
+// `faultline node` runs one cluster node, as `redis-server --cluster-enabled yes` does.
+// `faultline cluster create|check|reshard|failover` are redis-cli --cluster's admin commands, and
+// `faultline local up|down|status` runs a whole cluster on this machine in one command.
 //
-// Exit status: 0 stopped by SIGTERM/SIGINT; 1 could not start or run (port in use, a data
-// directory that is not ours, a failed write); 2 bad usage or configuration.
+// Exit status of `node`: 0 stopped by SIGTERM/SIGINT; 1 could not start or run (port in use, a
+// data directory that is not ours, a failed write); 2 bad usage or configuration. Of `cluster` and
+// `local`: 0 done; 1 failed or refused (a node unreachable or not empty, a check that found
+// problems, an argument out of range, a usage error yargs reports).
 
 import { basename, dirname, resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { VERSION } from "../sim/version.js";
+import { asAdminError, clusterCheck, clusterCreate, clusterFailover, clusterReshard, type FailoverMode, type Out } from "./admin.js";
 import { ConfigError, clusterConfig, type Directive, readConfigFile, resolveSettings, type NodeSettings } from "./conf.js";
 import { RecoveryError } from "./disk.js";
 import { NodeHost } from "./host.js";
+import { LOCAL_DIR_DEFAULT, localDown, localStatus, localUp } from "./local.js";
 import { NodeLog } from "./log.js";
 
 const EXIT = { stopped: 0, failed: 1, usage: 2 } as const;
@@ -34,8 +40,8 @@ const NODE_OPTIONS = {
   "cluster-allow-replica-migration": "yes|no: replicas may move to orphaned masters (default yes)",
   "replica-priority": "lower wins ties between replicas; 0 never fails over (default 100)",
   "cluster-replica-no-failover": "yes|no: never start an automatic failover (default no)",
-  appendonly: "accepted; AOF is not implemented yet (a warning is printed)",
-  appendfsync: "accepted; AOF is not implemented yet (a warning is printed)",
+  appendonly: "yes: keep the data in per-slot-range append-only files and snapshots under --dir (default no)",
+  appendfsync: "always | everysec | no (default everysec): when appends are fsynced; always holds each reply until its fsync",
 } as const;
 
 export async function cli(): Promise<void> {
@@ -55,17 +61,23 @@ export async function cli(): Promise<void> {
         await runNode(argv as unknown as Record<string, unknown>);
       },
     )
+    .command("cluster", "administer a cluster: create, check, reshard, failover (as redis-cli --cluster)", (y: Argv) => clusterCommands(y))
+    .command("local", "a whole cluster on this machine: up, down, status", (y: Argv) => localCommands(y))
     .command("$0", false, () => {}, () => {
       parser.showHelp();
       process.exitCode = EXIT.usage;
     })
     .epilog(
-      "Form a cluster of six nodes:\n" +
+      "A local cluster in one command (3 masters, 1 replica each, ports 7000-7005):\n" +
+        "  faultline local up --masters 3 --replicas 1\n" +
+        "  redis-cli -c -p 7000\n" +
+        "  faultline local down\n\n" +
+        "Or node by node:\n" +
         "  for p in 7000 7001 7002 7003 7004 7005; do\n" +
         "    faultline node --port $p --cluster-enabled yes --dir nodes/$p --logfile nodes/$p.log &\n" +
         "  done\n" +
-        "  redis-cli --cluster create 127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002 \\\n" +
-        "    127.0.0.1:7003 127.0.0.1:7004 127.0.0.1:7005 --cluster-replicas 1",
+        "  faultline cluster create 127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002 \\\n" +
+        "    127.0.0.1:7003 127.0.0.1:7004 127.0.0.1:7005 --replicas 1   # or redis-cli --cluster create",
     );
   await parser.parseAsync();
 }
@@ -162,4 +174,180 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
 
 function isErrno(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+}
+
+// ---------------------------------------------------------------------------------------------
+// faultline cluster …, faultline local …
+// ---------------------------------------------------------------------------------------------
+
+/** Runs an admin command; its AdminError (or a connection or reply error) is printed, exit 1. */
+async function admin(run: (out: Out) => Promise<boolean | void>): Promise<void> {
+  const out = terminalOut();
+  try {
+    const ok = await run(out);
+    out.end();
+    if (ok === false) process.exitCode = EXIT.failed;
+  } catch (e) {
+    out.end();
+    const a = asAdminError(e);
+    if (a === null) throw e;
+    process.stderr.write(`[ERR] ${a.message}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}
+
+/**
+ * stdout for the admin commands. On a terminal a progress report rewrites its line; otherwise
+ * (a pipe, a log) it is printed at most once a second, so logs stay short.
+ */
+function terminalOut(): Out & { end(): void } {
+  const tty = process.stdout.isTTY === true;
+  let showing = false;
+  let lastProgressMs = 0;
+  const endProgress = () => {
+    if (showing) process.stdout.write("\n");
+    showing = false;
+  };
+  return {
+    line(text) {
+      endProgress();
+      process.stdout.write(`${text}\n`);
+    },
+    progress(text) {
+      if (tty) {
+        process.stdout.write(`\r\x1b[K${text}`);
+        showing = true;
+      } else if (Date.now() - lastProgressMs >= 1000) {
+        lastProgressMs = Date.now();
+        process.stdout.write(`${text}\n`);
+      }
+    },
+    async confirm(question) {
+      endProgress();
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        // EOF on stdin (nothing to read) is a no.
+        const answer = await Promise.race([rl.question(question), new Promise<string>((r) => rl.once("close", () => r("")))]);
+        return answer.trim() === "yes";
+      } finally {
+        rl.close();
+      }
+    },
+    end: endProgress,
+  };
+}
+
+function str(argv: Record<string, unknown>, name: string): string {
+  return String(argv[name]);
+}
+
+function clusterCommands(y: Argv): Argv {
+  return y
+    .usage(
+      "$0 cluster <command>\n\n" +
+        "What redis-cli --cluster does, for users without redis-cli. Works on Faultline nodes and on redis-server in cluster mode; " +
+        "nodes are named host:port, and a node in --from/--to also by its id (from CLUSTER NODES; 8+ leading characters do).",
+    )
+    .command(
+      "create <nodes..>",
+      "make a cluster of empty nodes: the first nodes/(replicas+1) become masters with the slots split evenly, the rest their replicas",
+      (c: Argv) =>
+        c
+          .positional("nodes", { type: "string", array: true, describe: "host:port of each node (at least 3 masters' worth)" })
+          .option("replicas", { type: "number", default: 0, describe: "replicas per master" })
+          .option("yes", { type: "boolean", default: false, describe: "do not ask before changing the nodes" })
+          .example("$0 cluster create 127.0.0.1:7000 127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003 127.0.0.1:7004 127.0.0.1:7005 --replicas 1", "3 masters with a replica each"),
+      (argv) =>
+        admin(async (out) => {
+          await clusterCreate({ addresses: (argv["nodes"] as string[]).map(String), replicas: argv["replicas"] as number, yes: argv["yes"] as boolean }, out);
+        }),
+    )
+    .command(
+      "check <node>",
+      "ask every node of the cluster for its CLUSTER NODES: do they agree, are all 16384 slots covered, is any slot open (exit 1 if not all fine)",
+      (c: Argv) => c.positional("node", { type: "string", describe: "host:port of any node of the cluster" }),
+      (argv) => admin(async (out) => (await clusterCheck(str(argv, "node"), out)).ok),
+    )
+    .command(
+      "reshard <node>",
+      "move slots (and their keys, with MIGRATE) from one master to another while clients keep working",
+      (c: Argv) =>
+        c
+          .positional("node", { type: "string", describe: "host:port of any node of the cluster" })
+          .option("from", { type: "string", demandOption: true, describe: "the master giving slots: its id or host:port" })
+          .option("to", { type: "string", demandOption: true, describe: "the master receiving them: its id or host:port" })
+          .option("slots", { type: "number", demandOption: true, describe: "how many slots to move (the source's lowest)" })
+          .option("pipeline", { type: "number", default: 10, describe: "keys per MIGRATE" })
+          .option("timeout", { type: "number", default: 60000, describe: "MIGRATE timeout, ms" })
+          .option("yes", { type: "boolean", default: false, describe: "do not ask before moving" })
+          .example("$0 cluster reshard 127.0.0.1:7000 --from 127.0.0.1:7000 --to 127.0.0.1:7001 --slots 500 --yes", ""),
+      (argv) =>
+        admin(async (out) => {
+          await clusterReshard(
+            { entry: str(argv, "node"), from: str(argv, "from"), to: str(argv, "to"), slots: argv["slots"] as number, yes: argv["yes"] as boolean, pipeline: argv["pipeline"] as number, migrateTimeoutMs: argv["timeout"] as number },
+            out,
+          );
+        }),
+    )
+    .command(
+      "failover <node>",
+      "make a replica take its master's place (CLUSTER FAILOVER), and wait until it has",
+      (c: Argv) =>
+        c
+          .positional("node", { type: "string", describe: "host:port of the replica to promote" })
+          .option("force", { type: "boolean", describe: "do not wait for the master to agree (it is down): an election still runs" })
+          .option("takeover", { type: "boolean", describe: "no master, no election: take the slots now (last resort)" })
+          .conflicts("force", "takeover"),
+      (argv) =>
+        admin(async (out) => {
+          const mode: FailoverMode = argv["takeover"] === true ? "takeover" : argv["force"] === true ? "force" : "default";
+          await clusterFailover(str(argv, "node"), mode, out);
+        }),
+    )
+    .demandCommand(1, "Name a command: create, check, reshard or failover (faultline cluster --help).");
+}
+
+function localCommands(y: Argv): Argv {
+  const dirOption = { type: "string", default: LOCAL_DIR_DEFAULT, describe: "where the nodes' data, logs and local.json live" } as const;
+  return y
+    .usage("$0 local <command>\n\nA Faultline cluster on 127.0.0.1, started in the background with one command and stopped with another.")
+    .command(
+      "up",
+      "start masters × (1 + replicas) nodes in the background, form the cluster, wait until every node is cluster_state:ok",
+      (c: Argv) =>
+        c
+          .option("masters", { type: "number", default: 3, describe: "masters (3 at least)" })
+          .option("replicas", { type: "number", default: 1, describe: "replicas per master" })
+          .option("dir", dirOption)
+          .option("port-base", { type: "number", default: 7000, describe: "the first client port; nodes take consecutive ports, each bus at port + 10000" })
+          .option("node-timeout", { type: "number", default: 1000, describe: "cluster-node-timeout, ms (a dead master is replaced a few node timeouts later)" })
+          .example("$0 local up --masters 3 --replicas 1", "six nodes on 127.0.0.1:7000-7005"),
+      (argv) =>
+        admin((out) =>
+          localUp(
+            {
+              masters: argv["masters"] as number,
+              replicas: argv["replicas"] as number,
+              dir: str(argv, "dir"),
+              portBase: argv["port-base"] as number,
+              nodeTimeoutMs: argv["node-timeout"] as number,
+              launcher: [process.execPath, resolve(process.argv[1] ?? "faultline")],
+            },
+            out,
+          ),
+        ),
+    )
+    .command(
+      "down",
+      "stop the local cluster's nodes (SIGTERM, then SIGKILL after 10 s); logs are kept",
+      (c: Argv) => c.option("dir", dirOption),
+      (argv) => admin((out) => localDown(str(argv, "dir"), out)),
+    )
+    .command(
+      "status",
+      "which nodes of the local cluster run, their role and cluster_state (exit 1 if any is down)",
+      (c: Argv) => c.option("dir", dirOption),
+      (argv) => admin((out) => localStatus(str(argv, "dir"), out)),
+    )
+    .demandCommand(1, "Name a command: up, down or status (faultline local --help).");
 }

@@ -1,0 +1,176 @@
+// Helpers for the tests that run real `faultline` processes on 127.0.0.1: free ports, node
+// processes, the faultline and redis-cli commands, bounded waits. Every process started through
+// here is tracked, so a suite's afterAll can kill it whatever happened.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { delimiter, join } from "node:path";
+import { RespClient } from "../../node-runtime/resp-client.js";
+import { infoFields } from "../../node-runtime/admin.js";
+
+export const repo = join(import.meta.dirname, "..", "..");
+export const faultlineBin = join(repo, "bin", "faultline.js");
+
+export function onPath(name: string): string | null {
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Throws unless dist/ is built: the processes run bin/faultline.js, which loads dist/. */
+export function assertBuilt(): void {
+  if (!existsSync(join(repo, "dist", "node-runtime", "cli.js"))) throw new Error("dist/ is missing: run `npm run build` (npm test does it for you)");
+}
+
+export interface Out {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program to completion (bounded); never rejects: the exit status is in the result. */
+export function run(file: string, args: readonly string[], timeoutMs: number): Promise<Out> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: timeoutMs, encoding: "utf8", env: { ...process.env, REDISCLI_HISTFILE: "/dev/null" } }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `faultline <args>` as a user runs it. */
+export function faultline(args: readonly string[], timeoutMs = 60_000): Promise<Out> {
+  return run(process.execPath, [faultlineBin, ...args], timeoutMs);
+}
+
+/** Whether 127.0.0.1:port can be listened on now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** The lowest and past-the-highest client port picked: bus ports (+10000) stay below 32768, Linux's ephemeral range. */
+const PORT_MIN = 12000;
+const PORT_END = 22768;
+
+/** A free port whose bus port (+10000) is free too, out of the ephemeral range (see PORT_END). */
+export async function freeClusterPort(taken: ReadonlySet<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_MIN + Math.floor(Math.random() * (PORT_END - PORT_MIN));
+    if (taken.has(port)) continue;
+    if ((await isFree(port)) && (await isFree(port + 10000))) return port;
+  }
+  throw new Error("no free port pair found");
+}
+
+/**
+ * A first port of `count` consecutive free ports whose bus ports are free too (for `local up
+ * --port-base`), out of the ephemeral range, so no outgoing connection takes one between this
+ * check and the node's listen.
+ */
+export async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = PORT_MIN + Math.floor(Math.random() * (PORT_END - PORT_MIN - count));
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = (await isFree(p)) && (await isFree(p + 10000));
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free port pairs found`);
+}
+
+export interface NodeProcess {
+  readonly port: number;
+  readonly dir: string;
+  readonly logfile: string;
+  child: ChildProcess;
+  output: string;
+}
+
+/** Starts `faultline node` on 127.0.0.1:port with node timeout `nodeTimeoutMs`. */
+export function startNode(root: string, port: number, nodeTimeoutMs: number): NodeProcess {
+  const dir = join(root, String(port));
+  const logfile = join(root, `${port}.log`);
+  const args = [faultlineBin, "node", "--port", String(port), "--cluster-enabled", "yes", "--cluster-node-timeout", String(nodeTimeoutMs), "--dir", dir, "--logfile", logfile];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const node: NodeProcess = { port, dir, logfile, child, output: "" };
+  child.on("error", (e) => (node.output += `spawn failed: ${e.message}\n`));
+  child.stdout?.on("data", (b: Buffer) => (node.output += b.toString("utf8")));
+  child.stderr?.on("data", (b: Buffer) => (node.output += b.toString("utf8")));
+  return node;
+}
+
+export function alive(n: NodeProcess): boolean {
+  return n.child.exitCode === null && n.child.signalCode === null;
+}
+
+export async function killNodes(nodes: readonly NodeProcess[]): Promise<void> {
+  for (const n of nodes) if (alive(n)) n.child.kill("SIGKILL");
+  await Promise.all(nodes.map((n) => (alive(n) ? new Promise((r) => n.child.once("exit", r)) : null)));
+}
+
+/** Each node's output and the tail of its log, for a failure message. */
+export function diagnostics(nodes: readonly NodeProcess[]): string {
+  return nodes
+    .map((n) => {
+      const log = existsSync(n.logfile) ? readFileSync(n.logfile, "utf8").trimEnd().split("\n").slice(-15).join("\n") : "(no log)";
+      return `--- node ${n.port} (exit ${n.child.exitCode ?? n.child.signalCode ?? "running"}) output:\n${n.output}--- log tail:\n${log}`;
+    })
+    .join("\n");
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An error no retry can fix (a node process died): `waitFor` rethrows it at once. */
+export class Fatal extends Error {}
+
+/** Polls `probe` every 100 ms until it returns non-null; throws after `timeoutMs` with the last error. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== null) return v;
+    } catch (e) {
+      if (e instanceof Fatal) throw e;
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms${last === null ? "" : ` (last error: ${String(last)})`}`);
+}
+
+/** One command on a fresh connection to 127.0.0.1:port; text replies as text. */
+export async function ask(port: number, command: readonly string[]): Promise<string> {
+  const c = await RespClient.connect("127.0.0.1", port, 2_000);
+  try {
+    return await c.text(command, 5_000);
+  } finally {
+    c.close();
+  }
+}
+
+export async function clusterState(port: number): Promise<string | undefined> {
+  return infoFields(await ask(port, ["CLUSTER", "INFO"])).get("cluster_state");
+}
+
+/** Waits until every node answers PING (a node that exits fails at once, with what it printed). */
+export async function waitForPing(nodes: readonly NodeProcess[], timeoutMs: number): Promise<void> {
+  for (const n of nodes) {
+    await waitFor(`node ${n.port} answers PING`, timeoutMs, async () => {
+      if (!alive(n)) throw new Fatal(`node ${n.port} exited: ${n.output}`);
+      return (await ask(n.port, ["PING"])) === "PONG" ? true : null;
+    });
+  }
+}
