@@ -8,12 +8,13 @@
 // afterAll, whatever happened.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { keySlot } from "../../core/cluster/slots.js";
+import { onPath, type Out } from "./support.js";
 
 const repo = join(import.meta.dirname, "..", "..");
 const bin = join(repo, "bin", "faultline.js");
@@ -25,18 +26,6 @@ const CLI_TIMEOUT_MS = 60_000;
 const FAILOVER_TIMEOUT_MS = 20_000;
 const STATE_OK_TIMEOUT_MS = 15_000;
 
-function onPath(name: string): string | null {
-  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
-    if (dir === "") continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 const redisCli = onPath("redis-cli");
 const mustRun = process.env["CI"] === "true";
@@ -51,11 +40,6 @@ interface Node {
   output: string;
 }
 
-interface Out {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 const nodes: Node[] = [];
 let root = "";
