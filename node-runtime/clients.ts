@@ -33,6 +33,8 @@ export interface ClientHandler {
   closed(client: ClientId): void;
   /** The protocol the node's session for `client` speaks (2 until HELLO 3). */
   protocolOf(client: ClientId): Protocol;
+  /** Whether `client` must still authenticate (requirepass): its requests get Redis's pre-AUTH limits. */
+  authRequired(client: ClientId): boolean;
 }
 
 interface Conn {
@@ -133,6 +135,8 @@ export class ClientPort {
     try {
       for (;;) {
         if (c.closing) return;
+        // Redis's tighter limits for a client that has not authenticated yet (requirepass).
+        c.parser.authRequired = this.handler.authRequired(c.id);
         const args = c.parser.next();
         if (args === null) break;
         const strings = new Array<string>(args.length);

@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 
 const logfile = () => join(dir, "node.log");
 
-async function startHost(port: number): Promise<NodeHost> {
+async function startHost(port: number, requirepass = ""): Promise<NodeHost> {
   const host = new NodeHost({
     address: `127.0.0.1:${port}`,
     bind: "127.0.0.1",
@@ -51,7 +51,7 @@ async function startHost(port: number): Promise<NodeHost> {
     busPort: port + 10000,
     dir: join(dir, "data"),
     ignoreFiles: new Set(),
-    config: { ...CLUSTER_DEFAULTS, nodeTimeoutMs: 1000 },
+    config: { ...CLUSTER_DEFAULTS, nodeTimeoutMs: 1000, requirepass },
     log: new NodeLog(`127.0.0.1:${port}`, logfile()),
     onFatal: (why) => {
       throw new Error(why);
@@ -112,6 +112,16 @@ describe("NodeHost", () => {
     expect(await exchange(port, "*3000000\r\n")).toEqual({ reply: "-ERR Protocol error: invalid multibulk length\r\n", closed: true });
     expect((await exchange(port, "PING\r\n")).reply).toBe("+PONG\r\n");
     expect(readFileSync(logfile(), "utf8")).toMatch(/"type":"client-protocol-error","client":"127\.0\.0\.1:\d+","error":"ERR Protocol error: invalid bulk length"/);
+  });
+
+  it("with requirepass, a client that has not authenticated gets Redis's tighter request limits; after AUTH the normal ones", async () => {
+    const port = await freePort();
+    await startHost(port, "pw");
+    const many = `*11\r\n${"$1\r\nx\r\n".repeat(11)}`;
+    expect(await exchange(port, many)).toEqual({ reply: "-ERR Protocol error: unauthenticated multibulk length\r\n", closed: true });
+    expect(await exchange(port, "*2\r\n$3\r\nGET\r\n$20000\r\n")).toEqual({ reply: "-ERR Protocol error: unauthenticated bulk length\r\n", closed: true });
+    const ok = await exchange(port, `AUTH pw\r\n*11\r\n$4\r\nECHO\r\n${"$1\r\nx\r\n".repeat(10)}`);
+    expect(ok.reply).toBe("+OK\r\n-ERR wrong number of arguments for 'echo' command\r\n");
   });
 
   it("saves nodes.conf, stops gracefully, and comes back with the same name", async () => {

@@ -64,6 +64,7 @@ export class NodeHost {
         request: (client, reqId, args) => this.input({ kind: "client", client, reqId, req: { cmd: args } }),
         closed: (client) => this.input({ kind: "client-closed", client }),
         protocolOf: (client) => this.node.clientProtocol(client),
+        authRequired: (client) => this.node.clientAuthRequired(client),
       },
       this.log,
     );

@@ -1966,6 +1966,11 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     return this.owner[keySlot(key)] === this.myself && (this.myself.flags & FLAG.master) !== 0;
   }
 
+  /** Whether a client must still authenticate (requirepass): the host's parser then applies Redis's pre-AUTH limits. */
+  clientAuthRequired(client: string): boolean {
+    return this.server !== undefined && this.server.authRequiredFor(client);
+  }
+
   /** The RESP protocol a client negotiated (HELLO), for the host's encoder; 2 before HELLO. */
   clientProtocol(client: string): 2 | 3 {
     return this.server === undefined ? 2 : this.server.protocolOf(client);

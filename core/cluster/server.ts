@@ -236,6 +236,12 @@ export class Server {
     return this.blocked.size;
   }
 
+  /** Whether `client` must still AUTH (requirepass set, not authenticated): hosts apply Redis's pre-AUTH request limits. */
+  authRequiredFor(client: ClientId): boolean {
+    const s = this.sessions.get(client);
+    return s === undefined ? (this.host.settings.get("requirepass") ?? "") !== "" : this.authRequired(s);
+  }
+
   /** The RESP protocol `client` negotiated with HELLO (2 until then): how the host encodes its replies. */
   protocolOf(client: ClientId): 2 | 3 {
     return this.sessions.get(client)?.proto ?? 2;
