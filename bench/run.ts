@@ -6,6 +6,7 @@
 //   npm run bench -- --quick      fewer repetitions and smaller sizes (a minute or less)
 //   npm run bench -- --only scale --json
 //   npm run bench -- --only cluster-explore   cluster-swarm seeds 1..10000 (about 4 minutes on 2 cores)
+//   npm run bench -- --only real-throughput   real nodes against redis-server 7 (bench/real.ts)
 
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -15,11 +16,12 @@ import { hideBin } from "yargs/helpers";
 import { TRACE_DETAILS, type TraceDetail } from "../core/trace.js";
 import { explore } from "../sim/explore.js";
 import { percentile, runScale, sweepFailover } from "./cluster.js";
+import { realFailover, realMemory, realThroughput, type RealRow } from "./real.js";
 import { runScenario } from "../sim/run.js";
 import { loadScenario, type Scenario } from "../sim/scenario/load.js";
 import { FileSink, HashingSink, type TraceSink } from "../sim/trace-sink.js";
 
-const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore"] as const;
+const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore", "real-throughput", "real-failover", "real-memory"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -330,7 +332,40 @@ const TITLES: Record<Section, string> = {
   failover: "redis-cluster failover, node_timeout 1000 ms (master-crash's 3+3 cluster, n1 crashes at 3 s; Redis 7.0.15: FAIL ≈1.4–1.8 s, promotion ≈2.1–2.8 s)",
   "cluster-explore": "sim explore over cluster-swarm (crashes, pauses, partitions, clogs, loss, clock jumps; every invariant at every step, then convergence)",
   "cluster-scale": "redis-cluster at scale (preformed cluster, node_timeout 15000 ms, one master crashes a third of the way in; target 1000 nodes: 60 simulated s in ≤ 60 wall s)",
+  "real-throughput": "real nodes: redis-benchmark -t set,get -c 50 against one Faultline node and one redis-server 7 (all slots, one node); median of alternating runs, ratio = Faultline / redis-server",
+  "real-failover": "real nodes: 3+3 cluster, node timeout 1000 ms, SIGKILL the master of slot 0; CLUSTER NODES of the survivors every 10 ms; fresh cluster per run; ratio = Faultline / redis-server (≤ 1 is as fast or faster)",
+  "real-memory": "real nodes: SET key:<i> <8 bytes> for 1M keys over one pipelined connection; RSS growth per key (VmRSS after − before, 2 s after the load) and redis-server's used_memory",
 };
+
+/** A real-* section's rows, labelled with the section. */
+async function real(section: Section, rows: Promise<RealRow[]>): Promise<Row[]> {
+  return (await rows).map((r) => ({ section, ...r }));
+}
+
+async function runSection(section: Section, quick: boolean): Promise<Row[]> {
+  switch (section) {
+    case "standard":
+      return standard(quick);
+    case "trace":
+      return traceCost(quick);
+    case "scale":
+      return scale(quick);
+    case "explore":
+      return exploreScaling(quick);
+    case "failover":
+      return failover(quick);
+    case "cluster-scale":
+      return clusterScale(quick);
+    case "cluster-explore":
+      return clusterExplore(quick);
+    case "real-throughput":
+      return real(section, realThroughput(quick));
+    case "real-failover":
+      return real(section, realFailover(quick));
+    case "real-memory":
+      return real(section, realMemory(quick));
+  }
+}
 
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
@@ -349,20 +384,7 @@ async function main(): Promise<void> {
   for (const section of SECTIONS) {
     if (!only.includes(section)) continue;
     if (!argv.json) process.stderr.write(`running ${section}...\n`);
-    const rows =
-      section === "standard"
-        ? standard(argv.quick)
-        : section === "trace"
-          ? traceCost(argv.quick)
-          : section === "scale"
-            ? scale(argv.quick)
-            : section === "explore"
-              ? await exploreScaling(argv.quick)
-              : section === "failover"
-                ? await failover(argv.quick)
-                : section === "cluster-scale"
-                  ? clusterScale(argv.quick)
-                  : await clusterExplore(argv.quick);
+    const rows = await runSection(section, argv.quick);
     all.push(...rows);
     if (!argv.json) printSection(TITLES[section], rows);
   }

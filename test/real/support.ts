@@ -5,11 +5,14 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { delimiter, join } from "node:path";
-import { RespClient } from "../../node-runtime/resp-client.js";
+import { basename, delimiter, join } from "node:path";
+import type { RespValue } from "../../core/resp/codec.js";
+import { RespClient, textOf } from "../../node-runtime/resp-client.js";
 import { infoFields } from "../../node-runtime/admin.js";
+import { type NodeEntry, parseClusterNodes } from "../../node-runtime/cluster-table.js";
 
-export const repo = join(import.meta.dirname, "..", "..");
+/** The checkout: two folders up from test/real/, three from dist/test/real/ (the bench runs the built copy). */
+export const repo = join(import.meta.dirname, "..", "..", ...(basename(join(import.meta.dirname, "..", "..")) === "dist" ? [".."] : []));
 export const faultlineBin = join(repo, "bin", "faultline.js");
 
 export function onPath(name: string): string | null {
@@ -39,7 +42,7 @@ export interface Out {
 /** Runs a program to completion (bounded); never rejects: the exit status is in the result. */
 export function run(file: string, args: readonly string[], timeoutMs: number): Promise<Out> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, encoding: "utf8", env: { ...process.env, REDISCLI_HISTFILE: "/dev/null" } }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, REDISCLI_HISTFILE: "/dev/null" } }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
       resolve({ code, stdout, stderr });
     });
@@ -99,10 +102,26 @@ export interface NodeProcess {
 
 /** Starts `faultline node` on 127.0.0.1:port with node timeout `nodeTimeoutMs`. */
 export function startNode(root: string, port: number, nodeTimeoutMs: number): NodeProcess {
+  return startNodeWith(root, port, nodeTimeoutMs, {});
+}
+
+export interface NodeOptions {
+  /** More `faultline node` options (`--appendonly yes`). */
+  readonly args?: readonly string[];
+  /** A command that runs node in its place, the node command line appended (`nsenter --net=…`). */
+  readonly launcher?: readonly string[];
+}
+
+/**
+ * `startNode` with more options. The dir and log file depend only on root and port, so starting
+ * the same port again restarts that node from its files.
+ */
+export function startNodeWith(root: string, port: number, nodeTimeoutMs: number, options: NodeOptions): NodeProcess {
   const dir = join(root, String(port));
   const logfile = join(root, `${port}.log`);
-  const args = [faultlineBin, "node", "--port", String(port), "--cluster-enabled", "yes", "--cluster-node-timeout", String(nodeTimeoutMs), "--dir", dir, "--logfile", logfile];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const args = [faultlineBin, "node", "--port", String(port), "--cluster-enabled", "yes", "--cluster-node-timeout", String(nodeTimeoutMs), "--dir", dir, "--logfile", logfile, ...(options.args ?? [])];
+  const [file, ...pre] = options.launcher === undefined ? [process.execPath] : [...options.launcher, process.execPath];
+  const child = spawn(file as string, [...pre, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   const node: NodeProcess = { port, dir, logfile, child, output: "" };
   child.on("error", (e) => (node.output += `spawn failed: ${e.message}\n`));
   child.stdout?.on("data", (b: Buffer) => (node.output += b.toString("utf8")));
@@ -173,4 +192,80 @@ export async function waitForPing(nodes: readonly NodeProcess[], timeoutMs: numb
       return (await ask(n.port, ["PING"])) === "PONG" ? true : null;
     });
   }
+}
+
+/** CLUSTER NODES of the node at `port`, parsed. */
+export async function tableOf(port: number): Promise<NodeEntry[]> {
+  return parseClusterNodes(await ask(port, ["CLUSTER", "NODES"]));
+}
+
+/**
+ * `faultline cluster create` on `ports` (the first third masters, one replica each), then waits
+ * until every node says cluster_state:ok and sees 3 masters with slots and 3 replicas.
+ */
+export async function formCluster(ports: readonly number[], timeoutMs: number): Promise<void> {
+  const create = await faultline(["cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--replicas", "1", "--yes"]);
+  if (create.code !== 0) throw new Error(`faultline cluster create exited ${create.code}:\n${create.stdout}${create.stderr}`);
+  for (const p of ports) {
+    await waitFor(`${p} is ok and sees 3 masters and 3 replicas`, timeoutMs, async () => {
+      if ((await clusterState(p)) !== "ok") return null;
+      const t = await tableOf(p);
+      return t.filter((e) => e.master && e.slots.size > 0).length === 3 && t.filter((e) => !e.master && e.masterId !== null).length === 3 ? true : null;
+    });
+  }
+}
+
+/** Where MOVED sends a command: at most this many hops before giving up. */
+const MOVED_HOPS_MAX = 5;
+
+/**
+ * Sends `command` to 127.0.0.1:port and follows MOVED replies (as `redis-cli -c` does) to the
+ * node serving the key; returns the final reply, an error reply (CLUSTERDOWN, …) included.
+ */
+export async function callFollowingMoved(port: number, command: readonly string[]): Promise<RespValue> {
+  let at = port;
+  for (let hop = 0; hop <= MOVED_HOPS_MAX; hop++) {
+    const c = await RespClient.connect("127.0.0.1", at, 2_000);
+    let reply: RespValue;
+    try {
+      reply = await c.call(command, 5_000);
+    } finally {
+      c.close();
+    }
+    const moved = reply.type === "error" ? /^MOVED \d+ [^ ]+:(\d+)$/.exec(reply.value) : null;
+    if (moved === null) return reply;
+    at = Number(moved[1]);
+  }
+  throw new Error(`${command.join(" ")}: more than ${MOVED_HOPS_MAX} MOVED hops from ${port}`);
+}
+
+/** A reply as text for assertions: `OK`, a bulk's text, an integer's digits, `(nil)`, or `-ERR …` for an error. */
+export function replyText(v: RespValue): string {
+  if (v.type === "error") return `-${v.value}`;
+  if (v.type === "null") return "(nil)";
+  if (v.type === "integer") return String(v.value);
+  return textOf(v);
+}
+
+/** One line of a node's JSON-lines log. */
+export interface LogLine {
+  readonly t: number;
+  readonly node: string;
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** A node's log, line by line; a last line still being written is left out. */
+export function readLog(logfile: string): LogLine[] {
+  if (!existsSync(logfile)) return [];
+  const out: LogLine[] = [];
+  for (const line of readFileSync(logfile, "utf8").split("\n")) {
+    if (line === "") continue;
+    try {
+      out.push(JSON.parse(line) as LogLine);
+    } catch {
+      // torn: the node is writing it
+    }
+  }
+  return out;
 }
