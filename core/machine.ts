@@ -105,7 +105,11 @@ export function assertNever(value: never, what = "value"): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }
 
-/** Programmer errors crash; operating errors (bad peer input) are handled where they arise. */
+/**
+ * Programmer errors crash; operating errors (bad peer input) are handled where they arise.
+ * A template-literal message is built on every call, so on a hot path write
+ * `if (!cond) assert(false, `…`)` instead.
+ */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
 }

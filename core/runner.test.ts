@@ -54,6 +54,22 @@ describe("DurableGate", () => {
     expect(g.heldCount).toBe(0);
   });
 
+  it("keeps each client's replies, pushes and close in order: nothing to a client overtakes its held reply", () => {
+    const g = new DurableGate<Msg, string>();
+    const to = (client: string, value: string, after?: number): Fx =>
+      after === undefined ? { kind: "reply", client, reqId: 1, value } : { kind: "reply", client, reqId: 1, value, after };
+    // A SET held for its fsync, then (later steps) a GET, a pub/sub message and QUIT to the same client.
+    expect(labels(g.admit([persist(0), to("c", "set-ok", 0)]))).toEqual(["persist:0"]);
+    expect(labels(g.admit([to("c", "get"), to("d", "other client")]))).toEqual(["reply:other client"]);
+    expect(labels(g.admit([{ kind: "push", client: "c", value: "message" }, { kind: "close", client: "c" }]))).toEqual([]);
+    // A later persist the client's next write waits for: released after both, in order.
+    expect(labels(g.admit([persist(1), to("c", "set2-ok", 1)]))).toEqual(["persist:1"]);
+    expect(labels(g.complete(0))).toEqual(["reply:set-ok", "reply:get", "push:message", "close:c"]);
+    expect(labels(g.complete(1))).toEqual(["reply:set2-ok"]);
+    // Once nothing is held for it, the client's replies pass at once again.
+    expect(labels(g.admit([to("c", "ping")]))).toEqual(["reply:ping"]);
+  });
+
   it("releases only the effects whose own persist completed, even when persists complete out of order", () => {
     const g = new DurableGate<Msg, string>();
     g.admit([persist(1), persist(2), send(10, 1), send(20, 2), send(11, 1), send(21, 2)]);

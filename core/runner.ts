@@ -6,7 +6,7 @@
 // completed, as etcd's Ready/Advance discipline does. If the node crashes first, the held effect
 // dies with the node's volatile state: the promise was never made.
 
-import { assert, type Effect, type Input, type Machine, type Message, type PersistId } from "./machine.js";
+import { assert, type ClientId, type Effect, type Input, type Machine, type Message, type PersistId } from "./machine.js";
 
 /** Held effects per node are bounded: a machine that never lets its persists complete is a bug. */
 export const HELD_EFFECTS_MAX = 100_000;
@@ -18,26 +18,37 @@ export class DurableGate<M extends Message, Rep> {
   private persistIdMax = -1;
   /** Effects waiting for a persist, in the order the machine emitted them. */
   private held: { readonly after: PersistId; readonly effect: Effect<M, Rep> }[] = [];
+  /**
+   * Per client with something held: the persist its latest held reply, push or close waits for.
+   * A connection is FIFO, so nothing later to that client may overtake it: a GET pipelined after
+   * a SET that waits for its fsync (appendfsync always) is answered after the SET, as Redis
+   * answers both from one reply buffer after the fsync.
+   */
+  private readonly clientHeld = new Map<ClientId, PersistId>();
 
   /** Passes effects through, recording persists and holding effects whose persist is in flight. */
   admit(effects: readonly Effect<M, Rep>[]): Effect<M, Rep>[] {
     const out: Effect<M, Rep>[] = [];
     for (const effect of effects) {
       if (effect.kind === "persist") {
-        assert(effect.id > this.persistIdMax, `persist ids must increase (${effect.id} after ${this.persistIdMax})`);
+        if (!(effect.id > this.persistIdMax)) assert(false, `persist ids must increase (${effect.id} after ${this.persistIdMax})`);
         this.persistIdMax = effect.id;
         this.inFlight.add(effect.id);
         out.push(effect);
         continue;
       }
-      const after = effect.kind === "send" || effect.kind === "reply" || effect.kind === "trace" ? effect.after : undefined;
-      if (after !== undefined) {
-        assert(after <= this.persistIdMax, `effect depends on persist ${after}, which was never requested`);
-        if (this.inFlight.has(after)) {
-          assert(this.held.length < HELD_EFFECTS_MAX, "too many effects held behind persists");
-          this.held.push({ after, effect });
-          continue;
-        }
+      let after = effect.kind === "send" || effect.kind === "reply" || effect.kind === "trace" ? effect.after : undefined;
+      if (after !== undefined && !(after <= this.persistIdMax)) assert(false, `effect depends on persist ${after}, which was never requested`);
+      const client = effect.kind === "reply" || effect.kind === "push" || effect.kind === "close" ? effect.client : null;
+      if (client !== null) {
+        const prior = this.clientHeld.get(client);
+        if (prior !== undefined && this.inFlight.has(prior) && (after === undefined || after < prior)) after = prior;
+      }
+      if (after !== undefined && this.inFlight.has(after)) {
+        assert(this.held.length < HELD_EFFECTS_MAX, "too many effects held behind persists");
+        this.held.push({ after, effect });
+        if (client !== null) this.clientHeld.set(client, after);
+        continue;
       }
       out.push(effect);
     }
@@ -54,6 +65,7 @@ export class DurableGate<M extends Message, Rep> {
       else released.push(h.effect);
     }
     this.held = still;
+    for (const [client, after] of this.clientHeld) if (!this.inFlight.has(after)) this.clientHeld.delete(client);
     return released;
   }
 

@@ -40,7 +40,9 @@ export interface ClientHandler {
 interface Conn {
   readonly id: ClientId;
   readonly socket: Socket;
-  readonly parser: RequestParser;
+  readonly parser: RequestParser<string>;
+  /** Encoded replies and pushes not handed to the socket yet (see `ClientPort.write`). */
+  out: Buffer[];
   reqIdNext: number;
   /** QUIT, a protocol error or a limit: no more requests are read; the socket ends after its output. */
   closing: boolean;
@@ -48,10 +50,24 @@ interface Conn {
   paused: boolean;
 }
 
+/**
+ * Output is coalesced, as Redis's reply buffers are: what the node answers while a connection's
+ * input is being handled is encoded into one buffer and written once after the batch, and what
+ * arrives at other times (replies released by an fsync, pub/sub messages to other clients) is
+ * queued on its connection and written once per turn of the event loop. One `socket.write` per
+ * batch instead of one per reply is most of the difference under pipelining.
+ */
 export class ClientPort {
   private readonly server: Server;
   private readonly conns = new Map<ClientId, Conn>();
+  /** Replies to `current`, the connection whose input is being handled. */
   private readonly writer = new RespWriter(16 * 1024);
+  private current: Conn | null = null;
+  /** Replies and pushes to other connections, one `take` each. */
+  private readonly scratch = new RespWriter(16 * 1024);
+  /** Connections with `out` queued, written by `flushQueued` (scheduled once per turn). */
+  private queued: Conn[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly handler: ClientHandler,
@@ -64,19 +80,27 @@ export class ClientPort {
     return listen(this.server, host, port);
   }
 
-  /** Writes a reply or push. A client that is gone is ignored (its closing was or will be reported). */
+  /** Sends a reply or push (see the class comment for when). A client that is gone is ignored (its closing was or will be reported). */
   write(client: ClientId, value: RespValue): void {
     const c = this.conns.get(client);
     if (c === undefined || c.socket.destroyed) return;
-    const bytes = this.writer.write(value, this.handler.protocolOf(client)).take();
-    c.socket.write(bytes);
-    this.checkOutput(c);
+    if (c === this.current) {
+      this.writer.write(value, this.handler.protocolOf(client));
+      return;
+    }
+    c.out.push(takeBuffer(this.scratch.write(value, this.handler.protocolOf(client))));
+    if (c.out.length === 1) this.queued.push(c);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushQueued());
+    }
   }
 
-  /** Closes after what was written so far (QUIT). */
+  /** Closes after what was sent to it so far (QUIT). */
   close(client: ClientId): void {
     const c = this.conns.get(client);
     if (c === undefined) return;
+    this.flush(c);
     c.closing = true;
     c.socket.end();
   }
@@ -110,7 +134,7 @@ export class ClientPort {
       socket.destroy(); // closed before we saw it
       return;
     }
-    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser(), reqIdNext: 1, closing: false, paused: false };
+    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser({}, latin1), out: [], reqIdNext: 1, closing: false, paused: false };
     this.conns.set(c.id, c);
     this.log.event("info", "client-connect", { client: c.id });
     socket.on("data", (chunk: Buffer) => this.onData(c, chunk));
@@ -131,7 +155,7 @@ export class ClientPort {
   private onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
     c.parser.feed(chunk);
-    c.socket.cork();
+    this.current = c;
     try {
       for (;;) {
         if (c.closing) return;
@@ -139,15 +163,13 @@ export class ClientPort {
         c.parser.authRequired = this.handler.authRequired(c.id);
         const args = c.parser.next();
         if (args === null) break;
-        const strings = new Array<string>(args.length);
-        for (let i = 0; i < args.length; i++) strings[i] = byteString(args[i] as Uint8Array);
-        this.handler.request(c.id, c.reqIdNext++, strings);
+        this.handler.request(c.id, c.reqIdNext++, args);
       }
       const error = c.parser.error;
       if (error !== null) {
         // Redis answers the protocol error and closes (setProtocolError: CLIENT_CLOSE_AFTER_REPLY).
         this.log.event("warn", "client-protocol-error", { client: c.id, error });
-        c.socket.write(this.writer.write(Resp.error(error), 2).take());
+        this.writer.write(Resp.error(error), 2);
         this.close(c.id);
       } else if (c.parser.bufferedBytes > QUERY_BUFFER_BYTES_MAX) {
         this.log.event("warn", "client-query-buffer-limit", { client: c.id, bytes: c.parser.bufferedBytes });
@@ -155,8 +177,31 @@ export class ClientPort {
         c.socket.destroy();
       }
     } finally {
-      c.socket.uncork();
+      this.flush(c);
+      this.current = null;
     }
+  }
+
+  /** Hands `c`'s queued output, then what was answered in its current batch, to its socket in one write. */
+  private flush(c: Conn): void {
+    const batch = c === this.current && this.writer.byteLength > 0 ? takeBuffer(this.writer) : null;
+    if (c.out.length === 0 && batch === null) return;
+    if (c.socket.destroyed || c.socket.writableEnded) {
+      c.out = [];
+      return;
+    }
+    if (batch !== null) c.out.push(batch);
+    c.socket.write(c.out.length === 1 ? (c.out[0] as Buffer) : Buffer.concat(c.out));
+    c.out = [];
+    this.checkOutput(c);
+  }
+
+  /** Writes every connection's queued output (scheduled by `write`). */
+  private flushQueued(): void {
+    this.flushScheduled = false;
+    const queued = this.queued;
+    this.queued = [];
+    for (const c of queued) this.flush(c);
   }
 
   private checkOutput(c: Conn): void {
@@ -173,11 +218,42 @@ export class ClientPort {
 }
 
 /**
- * The byte string of an argument (core/keyspace/bytes.ts `bytesToByteString`): Node's latin1
- * decoding maps each byte to the char of the same code, natively and without an array per call.
+ * What `writer` holds, copied into a Buffer, and the writer cleared. Small Buffers come from
+ * Node's pool; a Uint8Array would be turned into a Buffer by the socket anyway, at the cost of
+ * a malloc for its backing store.
  */
-function byteString(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+function takeBuffer(writer: RespWriter): Buffer {
+  const view = writer.view();
+  const out = Buffer.allocUnsafe(view.length);
+  out.set(view);
+  writer.clear();
+  return out;
+}
+
+/** Arguments up to this long are decoded in JS (see `latin1`). */
+const LATIN1_LOOP_BYTES_MAX = 12;
+
+/** A Buffer over the parser's current backing array, made again only when the parser grows it. */
+let latin1Of: Uint8Array | null = null;
+let latin1Buffer: Buffer = Buffer.alloc(0);
+
+/**
+ * An argument as a byte string (core/keyspace/bytes.ts `bytesToByteString`), decoded straight from
+ * the parser's buffer: Node's latin1 decoding maps each byte to the char of the same code.
+ */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= LATIN1_LOOP_BYTES_MAX) {
+    // Short arguments (command names, small keys and values): cheaper built char by char than
+    // through Buffer#toString's layers; V8 keeps strings this short flat.
+    let out = "";
+    for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i] as number);
+    return out;
+  }
+  if (bytes !== latin1Of) {
+    latin1Of = bytes;
+    latin1Buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return latin1Buffer.toString("latin1", start, end);
 }
 
 /** "::ffff:127.0.0.1" (an IPv4 peer on a dual-stack socket) as "127.0.0.1". */

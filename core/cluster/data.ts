@@ -15,9 +15,70 @@ import { CLUSTER_CONST, type ClusterConfig, type ReplEntry, type ReplMsg, type S
 
 /** Bytes of a command as RESP encodes it: what replication offsets count. Arguments are byte strings. */
 export function respSize(cmd: readonly string[]): number {
-  let n = 3 + String(cmd.length).length;
-  for (const a of cmd) n += 5 + String(a.length).length + a.length;
+  let n = 3 + digits(cmd.length);
+  for (const a of cmd) n += 5 + digits(a.length) + a.length;
   return n;
+}
+
+/** Decimal digits of a length (`String(n).length` without making the string: this runs per write). */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/**
+ * The master's newest writes, oldest first, bounded in bytes: entries and their offsets in two
+ * arrays (one object per write, not two). Trimming advances `head`; the arrays are compacted once
+ * the dead part is half of them, so a write costs O(1) amortized.
+ */
+class Backlog {
+  private entries: ReplEntry[] = [];
+  private offsets: number[] = [];
+  private head = 0;
+  /** Bytes of the live entries. */
+  bytes = 0;
+
+  push(offset: number, entry: ReplEntry): void {
+    this.entries.push(entry);
+    this.offsets.push(offset);
+    this.bytes += entry.size;
+  }
+
+  /** Drops the oldest entries while above `maxBytes`, always keeping the newest. */
+  trim(maxBytes: number): void {
+    while (this.bytes > maxBytes && this.entries.length - this.head > 1) {
+      this.bytes -= (this.entries[this.head] as ReplEntry).size;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.offsets = this.offsets.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.offsets = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /** The offset of the oldest live entry, or null when empty. */
+  firstOffset(): number | null {
+    return this.head < this.offsets.length ? (this.offsets[this.head] as number) : null;
+  }
+
+  /** The live entries at or after `offset`. */
+  from(offset: number): ReplEntry[] {
+    const out: ReplEntry[] = [];
+    for (let i = this.head; i < this.entries.length; i++) if ((this.offsets[i] as number) >= offset) out.push(this.entries[i] as ReplEntry);
+    return out;
+  }
 }
 
 interface ReplicaLink {
@@ -43,11 +104,8 @@ export class Replication {
   /** Bytes of replication stream this node's data reflects. */
   offset = 0;
 
-  /** Master side: the newest writes, oldest first, bounded by replBacklogBytes. */
-  /** Entries from `backlogHead` on are live; trimming advances the head (no O(n) shift per write). */
-  private backlog: { readonly offset: number; readonly entry: ReplEntry }[] = [];
-  private backlogHead = 0;
-  private backlogBytes = 0;
+  /** Master side: the newest writes, bounded by replBacklogBytes. */
+  private readonly backlog = new Backlog();
   private readonly replicas = new Map<NodeId, ReplicaLink>();
 
   /** Replica side. */
@@ -88,26 +146,15 @@ export class Replication {
     if (cmds.length === 0) return;
     this.logged(cmds);
     const at = this.offset;
-    const entries: ReplEntry[] = [];
+    const entries: ReplEntry[] | null = this.replicas.size > 0 ? [] : null;
     for (const cmd of cmds) {
       const entry: ReplEntry = { cmd, size: respSize(cmd) };
-      entries.push(entry);
-      this.backlog.push({ offset: this.offset, entry });
-      this.backlogBytes += entry.size;
+      entries?.push(entry);
+      this.backlog.push(this.offset, entry);
       this.offset += entry.size;
     }
-    this.trimBacklog();
-    for (const to of this.replicas.keys()) this.send(to, { type: "stream", offset: at, entries });
-  }
-
-  private trimBacklog(): void {
-    while (this.backlogBytes > this.config.replBacklogBytes && this.backlog.length - this.backlogHead > 1) {
-      this.backlogBytes -= (this.backlog[this.backlogHead++] as { entry: ReplEntry }).entry.size;
-    }
-    if (this.backlogHead > 1024 && this.backlogHead * 2 > this.backlog.length) {
-      this.backlog = this.backlog.slice(this.backlogHead);
-      this.backlogHead = 0;
-    }
+    this.backlog.trim(this.config.replBacklogBytes);
+    if (entries !== null) for (const to of this.replicas.keys()) this.send(to, { type: "stream", offset: at, entries });
   }
 
   /** This node stops replicating and serves its data as a master with a new replication id. */
@@ -173,9 +220,7 @@ export class Replication {
         this.replid2 = "0".repeat(40);
         this.secondReplidOffset = -1;
         this.offset = msg.offset;
-        this.backlog = [];
-        this.backlogHead = 0;
-        this.backlogBytes = 0;
+        this.backlog.clear();
         this.state = "loading";
         return;
       case "snapshot":
@@ -209,11 +254,10 @@ export class Replication {
           const name = e.cmd[0];
           // MULTI/EXEC frame a transaction in the stream; the message already delivers it whole.
           if (name !== "MULTI" && name !== "EXEC") this.applied(this.data.exec(e.cmd, nowMs).touched);
-          this.backlog.push({ offset: this.offset, entry: e });
-          this.backlogBytes += e.size;
+          this.backlog.push(this.offset, e);
           this.offset += e.size;
         }
-        this.trimBacklog();
+        this.backlog.trim(this.config.replBacklogBytes);
         return;
       case "repl-ping":
         // A master ahead of us with nothing arriving lost our stream (a broken connection): resync.
@@ -239,7 +283,7 @@ export class Replication {
 
   /** The backlog for INFO: the offset of its first byte and how many bytes it holds. */
   backlogInfo(): { firstByteOffset: number; histlen: number } {
-    return { firstByteOffset: (this.backlog[this.backlogHead]?.offset ?? this.offset) + 1, histlen: this.backlogBytes };
+    return { firstByteOffset: (this.backlog.firstOffset() ?? this.offset) + 1, histlen: this.backlog.bytes };
   }
 
   /** Master: asks every replica for an ack now (REPLCONF GETACK, for WAIT). */
@@ -254,13 +298,13 @@ export class Replication {
 
   private onPsync(from: NodeId, replid: string, offset: number, nowMs: number): void {
     if (this.masterAddress !== null) return; // a replica does not serve sub-replicas here
-    const first = this.backlog[this.backlogHead]?.offset ?? this.offset;
+    const first = this.backlog.firstOffset() ?? this.offset;
     const sameHistory = replid === this.replid || (replid === this.replid2 && offset <= this.secondReplidOffset);
     this.replicas.set(from, { ackOffset: offset, ackMs: nowMs });
     if (sameHistory && offset >= first && offset <= this.offset) {
       this.send(from, { type: "continue", replid: this.replid, offset });
-      const entries = this.backlog.slice(this.backlogHead).filter((b) => b.offset >= offset);
-      if (entries.length > 0) this.send(from, { type: "stream", offset, entries: entries.map((b) => b.entry) });
+      const entries = this.backlog.from(offset);
+      if (entries.length > 0) this.send(from, { type: "stream", offset, entries });
       return;
     }
     this.send(from, { type: "fullresync", replid: this.replid, offset: this.offset });

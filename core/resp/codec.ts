@@ -229,6 +229,9 @@ const BACKSLASH = 0x5c;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** `ByteQueue.indexOf` scans this many bytes itself before handing the rest to the native search. */
+const INDEX_OF_LOOP_BYTES = 32;
+
 /** A queue's buffer starts this big… */
 const QUEUE_BYTES_INITIAL = 16 * 1024;
 /** …and once it drains, a buffer grown past this is given back (one huge argument must not pin it). */
@@ -273,7 +276,7 @@ class ByteQueue {
   }
 
   consume(n: number): void {
-    assert(n >= 0 && n <= this.size, `consume ${n} of ${this.size} bytes`);
+    if (!(n >= 0 && n <= this.size)) assert(false, `consume ${n} of ${this.size} bytes`);
     this.head += n;
     if (this.head === this.tail) {
       this.head = 0;
@@ -290,16 +293,29 @@ class ByteQueue {
     return this.bytes[this.head + i] as number;
   }
 
-  /** Position of the first `byte` in [from, to), or -1. */
+  /**
+   * Position of the first `byte` in [from, to), or -1. A plain loop: the lines searched are
+   * mostly a few bytes long (`$3`), where making a subarray to call its indexOf costs more than
+   * the search; a long stretch still goes to the native indexOf.
+   */
   indexOf(byte: number, from: number, to: number): number {
-    if (from >= to) return -1;
-    const at = this.bytes.subarray(this.head + from, this.head + to).indexOf(byte);
-    return at < 0 ? -1 : from + at;
+    const bytes = this.bytes;
+    const head = this.head;
+    const loopEnd = Math.min(to, from + INDEX_OF_LOOP_BYTES);
+    for (let i = from; i < loopEnd; i++) if (bytes[head + i] === byte) return i;
+    if (loopEnd >= to) return -1;
+    const at = bytes.subarray(head + loopEnd, head + to).indexOf(byte);
+    return at < 0 ? -1 : loopEnd + at;
   }
 
   /** A copy of [from, to): it outlives the queue's buffer. */
   copy(from: number, to: number): Uint8Array {
     return this.bytes.slice(this.head + from, this.head + to);
+  }
+
+  /** [from, to) as `argOf` makes it from the backing buffer (which it must not keep). */
+  take<A>(from: number, to: number, argOf: ArgOf<A>): A {
+    return argOf(this.bytes, this.head + from, this.head + to);
   }
 
   /** A view of [from, to), valid only until the next push or consume. */
@@ -383,6 +399,15 @@ export const REQUEST_LIMITS_DEFAULT: RequestLimits = {
   lengthLineBytesMax: 64 * 1024,
 };
 
+/**
+ * Makes one argument out of bytes [start, end) of `bytes`, a buffer the parser reuses: the result
+ * must not alias it. The default copies the bytes; a host can decode straight to what it hands
+ * the node (a byte string), saving a copy per argument.
+ */
+export type ArgOf<A> = (bytes: Uint8Array, start: number, end: number) => A;
+
+const copyArg: ArgOf<Uint8Array> = (bytes, start, end) => bytes.slice(start, end);
+
 /** Before AUTH, Redis 7 allows requests this small only (so a stranger cannot make it buffer much). */
 const UNAUTHENTICATED_ARGS_MAX = 10;
 const UNAUTHENTICATED_BULK_BYTES_MAX = 16 * 1024;
@@ -403,7 +428,7 @@ const UNAUTHENTICATED_BULK_BYTES_MAX = 16 * 1024;
  * `\r` and the byte after it is skipped, an inline line ends at `\n` (minus a `\r` before it),
  * and the two bytes after a bulk argument are skipped.
  */
-export class RequestParser {
+export class RequestParser<A = Uint8Array> {
   /**
    * Whether the client still has to authenticate. Redis 7 then refuses a multibulk request of
    * more than 10 arguments or an argument over 16 KB. The host sets it as AUTH succeeds or fails.
@@ -423,10 +448,13 @@ export class RequestParser {
   /** Multibulk: length of the argument whose `$<length>` line was read; -1 when that line is next. */
   private bulkLength = -1;
   /** Multibulk: the arguments read so far. */
-  private args: Uint8Array[] = [];
+  private args: A[] = [];
+  private readonly argOf: ArgOf<A>;
 
-  constructor(limits: Partial<RequestLimits> = {}) {
+  /** `argOf` makes each argument (default: a copy of its bytes, which is what `A` then is). */
+  constructor(limits: Partial<RequestLimits> = {}, argOf?: ArgOf<A>) {
     this.limits = { ...REQUEST_LIMITS_DEFAULT, ...limits };
+    this.argOf = argOf ?? (copyArg as unknown as ArgOf<A>);
   }
 
   /** The error reply to send before closing, once the stream broke the protocol; null until then. */
@@ -444,7 +472,7 @@ export class RequestParser {
   }
 
   /** The next complete command, or null when more bytes are needed or the stream broke the protocol. */
-  next(): Uint8Array[] | null {
+  next(): A[] | null {
     while (this.errorText === null && this.queue.size > 0) {
       if (this.form === "none") this.form = this.queue.at(0) === STAR ? "multibulk" : "inline";
       const args = this.form === "inline" ? this.parseInline() : this.parseMultibulk();
@@ -456,7 +484,7 @@ export class RequestParser {
   }
 
   /** An inline request: one line, split into arguments. Null when incomplete or broken. */
-  private parseInline(): Uint8Array[] | null {
+  private parseInline(): A[] | null {
     const newline = findLine(this.queue, LF, this.scannedBytes, this.limits.inlineBytesMax);
     if (newline === LINE_TOO_LONG) return this.fail("too big inline request");
     if (newline === NEED_MORE) {
@@ -467,11 +495,11 @@ export class RequestParser {
     const args = splitInlineArgs(this.queue.view(0, end));
     if (args === null) return this.fail("unbalanced quotes in request");
     this.consume(newline + 1);
-    return args;
+    return args.map((a) => this.argOf(a, 0, a.length));
   }
 
   /** A multibulk request, resumed where the last call stopped. Null when incomplete or broken. */
-  private parseMultibulk(): Uint8Array[] | null {
+  private parseMultibulk(): A[] | null {
     if (this.argsLeft === 0) {
       const cr = this.lengthLine("too big mbulk count string");
       if (cr < 0) return null;
@@ -485,7 +513,7 @@ export class RequestParser {
     while (this.argsLeft > 0) {
       if (this.bulkLength < 0 && !this.readBulkLength()) return null;
       if (this.queue.size < this.bulkLength + 2) return null;
-      this.args.push(this.queue.copy(0, this.bulkLength));
+      this.args.push(this.queue.take(0, this.bulkLength, this.argOf));
       this.consume(this.bulkLength + 2);
       this.bulkLength = -1;
       this.argsLeft -= 1;
@@ -679,6 +707,18 @@ export class RespWriter {
     return this.length;
   }
 
+  /**
+   * The bytes written so far, as a view of the writer's buffer: valid until the next write or
+   * `clear`. A host copies it into memory of its own (Node's pooled Buffers) and clears.
+   */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
   /** The bytes written so far, copied out; the writer is empty afterwards. */
   take(): Uint8Array {
     const out = this.buf.slice(0, this.length);
@@ -740,10 +780,10 @@ export class RespWriter {
 
   private integer(value: number | bigint): this {
     if (typeof value === "bigint") {
-      assert(value >= INT64_MIN && value <= INT64_MAX, `integer reply ${value} is outside int64`);
+      if (!(value >= INT64_MIN && value <= INT64_MAX)) assert(false, `integer reply ${value} is outside int64`);
       return this.asciiLine(COLON, value.toString());
     }
-    assert(Number.isSafeInteger(value), `integer reply ${value} is not a safe integer (use a bigint)`);
+    if (!Number.isSafeInteger(value)) assert(false, `integer reply ${value} is not a safe integer (use a bigint)`);
     return this.header(COLON, value);
   }
 

@@ -117,6 +117,9 @@ describe("faultline node --appendonly yes --appendfsync always", () => {
     const ttl = (await c.call("TTL", "key:0")) as number;
     expect(ttl).toBeGreaterThan(900);
     expect(ttl).toBeLessThanOrEqual(1000);
+    // Pipelined: each SET's reply waits for its fsync; the ECHO sent after it must not overtake it.
+    const pipelined = await Promise.all(Array.from({ length: 100 }, (_, i) => [c.call("SET", `p:${i}`, "x"), c.call("ECHO", String(i))]).flat());
+    expect(pipelined).toEqual(Array.from({ length: 100 }, (_, i) => [{ simple: "OK" }, String(i)]).flat());
     c.close();
   }, 60_000);
 });
