@@ -87,6 +87,30 @@ describe("Disk", () => {
     expect(readFileSync(join(dir, "f"), "utf8")).toBe("2\n3\n");
   });
 
+  it("groups the appends of one turn (and those arriving while busy) yet completes each in order, files apart", async () => {
+    const { d, done, errors } = disk();
+    const ids: number[] = [];
+    for (let i = 1; i <= 200; i++) {
+      ids.push(i);
+      if (i === 100) d.submit({ id: i, file: "f", op: "write", record: "reset", sync: true });
+      else d.submit({ id: i, file: i % 3 === 0 ? "g" : "f", op: "append", record: i, sync: i % 50 === 0 });
+    }
+    // Completions come as the disk gets through them; more arrive meanwhile and join later groups.
+    await new Promise((r) => setImmediate(r));
+    for (let i = 201; i <= 210; i++) {
+      ids.push(i);
+      d.submit({ id: i, file: "f", op: "append", record: i, sync: false });
+    }
+    await d.drain();
+    expect(errors).toEqual([]);
+    expect(done).toEqual(ids);
+    const lines = (file: string) => readFileSync(join(dir, file), "utf8").trimEnd().split("\n");
+    const expectedF = ['"reset"', ...ids.filter((i) => i > 100 && (i > 200 || i % 3 !== 0)).map(String)];
+    expect(lines("f")).toEqual(expectedF);
+    expect(lines("g")).toEqual(ids.filter((i) => i % 3 === 0 && i <= 200).map(String));
+    await d.close();
+  });
+
   it("reports a failed write and never completes it", async () => {
     const { d, done, errors } = disk();
     rmSync(dir, { recursive: true });

@@ -6,7 +6,11 @@
 // - op "append" appends one line; with `sync` the file is fsynced before completion.
 //
 // Requests run one at a time in the order the node emitted them, so completions are reported in
-// order too (the runner does not need that, but a reader of the log does).
+// order too (the runner does not need that, but a reader of the log does). Appends are grouped, as
+// Redis writes its AOF buffer once per event-loop turn: the requests that arrived while the disk
+// was busy (or in the same turn) go out as one write per run of appends to a file, with one fsync
+// if any of them asked for it — group commit. Each still completes on its own, after the write
+// (and fsync) that carried it.
 //
 // Faultline: nodes.conf holds the node's JSON record, not Redis's text format; a directory holding
 // a redis-server nodes.conf is refused rather than overwritten (see `recover`).
@@ -89,7 +93,10 @@ export function parseRecords(bytes: Buffer, path: string): { file: RecoveredFile
 export class Disk {
   /** Open handles of append files, kept for the node's life. */
   private readonly appendHandles = new Map<string, FileHandle>();
-  private tail: Promise<void> = Promise.resolve();
+  /** Submitted and not yet started. */
+  private queue: PersistRequest[] = [];
+  /** The loop working through `queue`, while there is one. */
+  private running: Promise<void> | null = null;
   private pendingCount = 0;
 
   constructor(
@@ -104,29 +111,17 @@ export class Disk {
 
   submit(req: PersistRequest): void {
     this.pendingCount += 1;
-    this.tail = this.tail.then(async () => {
-      try {
-        if (req.op === "write") await this.replace(req.file, req.record);
-        else await this.append(req.file, req.record, req.sync);
-      } catch (e) {
-        // A failed write never completes: whatever waits for it stays held, as a promise the
-        // node cannot keep must not be made. The host decides what to do (it exits).
-        this.pendingCount -= 1;
-        this.onError(req, e);
-        return;
-      }
-      this.pendingCount -= 1;
-      this.onDone(req.id);
-    });
+    this.queue.push(req);
+    this.running ??= this.run();
   }
 
   /** Resolves once every request submitted so far has finished. */
-  drain(): Promise<void> {
-    return this.tail;
+  async drain(): Promise<void> {
+    while (this.running !== null) await this.running;
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.drain();
     for (const h of this.appendHandles.values()) await h.close();
     this.appendHandles.clear();
   }
@@ -148,14 +143,51 @@ export class Disk {
     await syncDir(this.dir);
   }
 
-  private async append(file: string, record: Json, sync: boolean): Promise<void> {
+  /** Works through the queue in batches until it is empty. */
+  private async run(): Promise<void> {
+    // Let the rest of this turn's requests (a pipelined batch of writes) join the first batch.
+    await Promise.resolve();
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      for (let i = 0; i < batch.length; ) {
+        const first = batch[i] as PersistRequest;
+        let end = i + 1;
+        if (first.op === "append") while (end < batch.length && batch[end]?.op === "append" && batch[end]?.file === first.file) end++;
+        const group = batch.slice(i, end);
+        i = end;
+        try {
+          if (first.op === "write") await this.replace(first.file, first.record);
+          else await this.append(first.file, group);
+        } catch (e) {
+          // A failed write never completes: whatever waits for it stays held, as a promise the
+          // node cannot keep must not be made. The host decides what to do (it exits).
+          for (const req of group) {
+            this.pendingCount -= 1;
+            this.onError(req, e);
+          }
+          continue;
+        }
+        for (const req of group) {
+          this.pendingCount -= 1;
+          this.onDone(req.id);
+        }
+      }
+    }
+    this.running = null;
+  }
+
+  /** Appends the records of `group` (appends to one file) in one write; fsyncs once if any asked. */
+  private async append(file: string, group: readonly PersistRequest[]): Promise<void> {
     let h = this.appendHandles.get(file);
     if (h === undefined) {
       h = await open(join(this.dir, file), "a");
       this.appendHandles.set(file, h);
     }
-    await h.appendFile(`${JSON.stringify(record)}\n`, "utf8");
-    if (sync) await h.sync();
+    let text = "";
+    for (const req of group) text += `${JSON.stringify(req.record)}\n`;
+    await h.appendFile(text, "utf8");
+    if (group.some((req) => req.sync)) await h.sync();
   }
 }
 
