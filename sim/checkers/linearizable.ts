@@ -40,6 +40,9 @@
 //   "violation") names the op that no order explains and the best order found before it.
 // - `checkKeyed(ops, modelFor, { maxSteps })`: split by `op.key`, check each key, combine.
 // - `registerModel` (GET, SET, INCR, DEL on a string) and `listModel` (RPUSH, LRANGE 0 -1, DEL).
+// - Other stores bring their own calls and replies: `Op`, `Model` and the checks are generic in
+//   the call type `C` and the reply type `R` (Redis's `Call` and `Result` by default); the Raft
+//   store's model is in kv-model.ts.
 
 import { assert } from "../../core/machine.js";
 
@@ -59,34 +62,41 @@ export type Call =
  */
 export type Result = string | number | null | readonly string[] | { readonly error: string };
 
-export interface Op {
+export interface Op<C = Call, R = Result> {
   readonly client: string;
   readonly invokeMs: number;
   /** When the reply arrived; null when the outcome is unknown (timeout, connection lost). */
   readonly completeMs: number | null;
-  readonly call: Call;
+  readonly call: C;
   /** The reply the client got; required when `completeMs` is set, ignored otherwise. */
-  readonly result?: Result;
+  readonly result?: R;
 }
 
-export interface KeyedOp extends Op {
-  readonly key: string;
+export type KeyedOp<C = Call, R = Result> = Op<C, R> & { readonly key: string };
+
+/** How ops print in verdicts: the call with its arguments, and a reply. */
+export interface OpFormat<C, R> {
+  describeCall(call: C): string;
+  showResult(result: R): string;
 }
 
 /** A sequential specification. States must be treated as immutable values. */
-export interface Model<S> {
+export interface Model<S, C = Call, R = Result> extends OpFormat<C, R> {
   readonly name: string;
   init(): S;
-  step(state: S, call: Call): { readonly state: S; readonly result: Result };
-  /** Does the model's reply `actual` match the reply `observed` the client got? */
-  equal(actual: Result, observed: Result): boolean;
+  step(state: S, call: C): { readonly state: S; readonly result: R };
+  /**
+   * Does the model's reply `actual` match the reply `observed` the client got? A refusal the
+   * model replies (an error: the call took no effect) matches nothing the client was acknowledged.
+   */
+  equal(actual: R, observed: R): boolean;
   /** A string that is equal for two states exactly when the states are equal (the cache key). */
   key(state: S): string;
   /**
    * True if the call never changes the state. An unknown-outcome call that is read-only can
    * neither explain nor contradict anything, so the checker drops it before searching.
    */
-  readOnly(call: Call): boolean;
+  readOnly(call: C): boolean;
 }
 
 export interface CheckOptions {
@@ -130,6 +140,17 @@ function isError(r: Result): r is { readonly error: string } {
   return r !== null && typeof r === "object" && !Array.isArray(r);
 }
 
+/** Redis replies match when equal, and a refusal (the command took no effect) matches nothing. */
+function redisEqual(actual: Result, observed: Result): boolean {
+  return !isError(actual) && sameResult(actual, observed);
+}
+
+/** Redis calls print as the command and its value, e.g. `rpush x`; replies as JSON or `error …`. */
+export const REDIS_FORMAT: OpFormat<Call, Result> = {
+  describeCall: (call) => (call.kind === "set" || call.kind === "rpush" ? `${call.kind} ${call.value}` : call.kind),
+  showResult: (r) => (isError(r) ? `error ${r.error}` : JSON.stringify(r)),
+};
+
 /** A string key: GET, SET, DEL, and INCR (integers within ±2^53; Redis allows 64 bits). */
 export const registerModel: Model<string | null> = {
   name: "register",
@@ -152,9 +173,10 @@ export const registerModel: Model<string | null> = {
         return wrongModel("register", call);
     }
   },
-  equal: sameResult,
+  equal: redisEqual,
   key: (state) => (state === null ? "nil" : `=${state}`),
   readOnly: (call) => call.kind === "get",
+  ...REDIS_FORMAT,
 };
 
 /** A list key: RPUSH, LRANGE 0 -1, DEL. An empty list is no key (DEL replies 0). */
@@ -177,9 +199,10 @@ export const listModel: Model<readonly string[]> = {
         return wrongModel("list", call);
     }
   },
-  equal: sameResult,
+  equal: redisEqual,
   key: (state) => JSON.stringify(state),
   readOnly: (call) => call.kind === "lrange",
+  ...REDIS_FORMAT,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +226,7 @@ interface Frame<S> {
   readonly stateBefore: S;
 }
 
-export function checkLinearizable<S>(ops: readonly Op[], model: Model<S>, opts: CheckOptions = {}): CheckResult {
+export function checkLinearizable<S, C = Call, R = Result>(ops: readonly Op<C, R>[], model: Model<S, C, R>, opts: CheckOptions = {}): CheckResult {
   const maxSteps = opts.maxSteps ?? MAX_STEPS_DEFAULT;
   assert(Number.isInteger(maxSteps) && maxSteps >= 0, `maxSteps must be a whole number ≥ 0, got ${maxSteps}`);
   ops.forEach(validate);
@@ -223,10 +246,10 @@ export function checkLinearizable<S>(ops: readonly Op[], model: Model<S>, opts: 
     if (steps >= maxSteps) return { verdict: "unknown", steps };
     steps += 1;
     assert(entry !== null, "the event list ends with a return");
-    const op = ops[entry.op] as Op;
+    const op = ops[entry.op] as Op<C, R>;
     if (entry.isCall) {
       const next = model.step(state, op.call);
-      const fits = op.completeMs === null || (!isError(next.result) && model.equal(next.result, op.result as Result));
+      const fits = op.completeMs === null || model.equal(next.result, op.result as R);
       if (fits) {
         linearized.set(entry.op);
         if (!seen(cache, linearized, model.key(next.state))) {
@@ -246,7 +269,7 @@ export function checkLinearizable<S>(ops: readonly Op[], model: Model<S>, opts: 
     if (stuck === null || entry.rank > stuck.at.rank) stuck = { at: entry, order: stack.map((f) => f.call.op), state };
     const frame = stack.pop();
     if (frame === undefined) break;
-    const undone = ops[frame.call.op] as Op;
+    const undone = ops[frame.call.op] as Op<C, R>;
     if (undone.completeMs !== null) okLeft += 1;
     linearized.clear(frame.call.op);
     state = frame.stateBefore;
@@ -270,7 +293,7 @@ function seen(cache: Set<string>, linearized: Bitset, stateKey: string): boolean
   return false;
 }
 
-function validate(op: Op, i: number): void {
+function validate<C, R>(op: Op<C, R>, i: number): void {
   assert(Number.isFinite(op.invokeMs), `op ${i}: invokeMs must be a finite number`);
   if (op.completeMs === null) return;
   assert(Number.isFinite(op.completeMs) && op.completeMs >= op.invokeMs, `op ${i}: completes before it is invoked`);
@@ -278,7 +301,7 @@ function validate(op: Op, i: number): void {
 }
 
 /** Sorted call/return events of the ops kept, linked after a head sentinel; each call points at its return. */
-function buildList(ops: readonly Op[], keep: (op: Op) => boolean): Entry {
+function buildList<C, R>(ops: readonly Op<C, R>[], keep: (op: Op<C, R>) => boolean): Entry {
   const events: { op: number; isCall: boolean; atMs: number }[] = [];
   ops.forEach((o, i) => {
     if (!keep(o)) return;
@@ -332,36 +355,29 @@ class Bitset {
   key(): string {
     return this.words.join(",");
   }
-
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
 /** A short form of an op, e.g. `c2 get → "1" [10–20 ms]`. */
-export function describeOp(op: Op): string {
-  const arg = op.call.kind === "set" || op.call.kind === "rpush" ? ` ${op.call.value}` : "";
-  const reply = op.completeMs === null ? "?" : showResult(op.result as Result);
+export function describeOp<C = Call, R = Result>(op: Op<C, R>, format: OpFormat<C, R> = REDIS_FORMAT as unknown as OpFormat<C, R>): string {
+  const reply = op.completeMs === null ? "?" : format.showResult(op.result as R);
   const span = op.completeMs === null ? `${op.invokeMs}– ms` : `${op.invokeMs}–${op.completeMs} ms`;
-  return `${op.client} ${op.call.kind}${arg} → ${reply} [${span}]`;
-}
-
-function showResult(r: Result): string {
-  if (isError(r)) return `error ${r.error}`;
-  return JSON.stringify(r);
+  return `${op.client} ${format.describeCall(op.call)} → ${reply} [${span}]`;
 }
 
 const ORDER_SHOWN_MAX = 6;
 
-function explain<S>(ops: readonly Op[], model: Model<S>, stuck: { at: Entry; order: number[]; state: S }): string {
-  const op = ops[stuck.at.op] as Op;
+function explain<S, C, R>(ops: readonly Op<C, R>[], model: Model<S, C, R>, stuck: { at: Entry; order: number[]; state: S }): string {
+  const op = ops[stuck.at.op] as Op<C, R>;
   const placed = stuck.order.length;
-  const shown = stuck.order.slice(-ORDER_SHOWN_MAX).map((i) => describeOp(ops[i] as Op));
+  const shown = stuck.order.slice(-ORDER_SHOWN_MAX).map((i) => describeOp(ops[i] as Op<C, R>, model));
   const best = placed === 0 ? "nothing before it" : `${placed > ORDER_SHOWN_MAX ? "…, " : ""}${shown.join(", ")}`;
   const reply = model.step(stuck.state, op.call).result;
   return (
-    `${describeOp(op)} is not linearizable: no order of the ops invoked before it completed explains it ` +
-    `(best order: ${best}; the ${model.name} model would then reply ${showResult(reply)})`
+    `${describeOp(op, model)} is not linearizable: no order of the ops invoked before it completed explains it ` +
+    `(best order: ${best}; the ${model.name} model would then reply ${model.showResult(reply)})`
   );
 }
 
@@ -382,7 +398,7 @@ export interface KeyedResult {
  * whole is linearizable exactly when every key is). Any violation makes the verdict "violation";
  * otherwise any key that ran out of budget makes it "unknown".
  */
-export function checkKeyed<S>(ops: readonly KeyedOp[], modelFor: (key: string) => Model<S>, opts: CheckOptions = {}): KeyedResult {
+export function checkKeyed<S, C = Call, R = Result>(ops: readonly KeyedOp<C, R>[], modelFor: (key: string) => Model<S, C, R>, opts: CheckOptions = {}): KeyedResult {
   // Per key, the indices of its ops in the input, so orders can name input indices.
   const byKey = new Map<string, number[]>();
   ops.forEach((op, i) => {
@@ -396,7 +412,7 @@ export function checkKeyed<S>(ops: readonly KeyedOp[], modelFor: (key: string) =
   let unknown = false;
   for (const key of [...byKey.keys()].sort()) {
     const indices = byKey.get(key) as number[];
-    const r = checkLinearizable(indices.map((i) => ops[i] as KeyedOp), modelFor(key), opts);
+    const r = checkLinearizable(indices.map((i) => ops[i] as KeyedOp<C, R>), modelFor(key), opts);
     keys.set(key, r.order === undefined ? r : { ...r, order: r.order.map((j) => indices[j] as number) });
     steps += r.steps;
     if (r.verdict === "unknown") unknown = true;

@@ -58,3 +58,32 @@ describe("planted bugs", () => {
     expect(r.applied.map((a) => Object.keys(a.entry)[0])).toContain("crash");
   });
 });
+
+describe("planted bugs in the Raft store", () => {
+  const VOTE = "scenarios/failing/raft-vote-before-persist.yaml";
+  const SEEDS_RAFT = Array.from({ length: 10 }, (_, i) => i + 1);
+  const violations = (scenario: Scenario): number[] =>
+    SEEDS_RAFT.filter((seed) => runScenario(scenario, { seed, detail: "events" }).failures.some((f) => f.kind === "invariant" && f.name === "vote-once"));
+
+  it("a Raft vote sent before it is fsynced is caught: some seed in 1..10 makes a node vote twice in one term", () => {
+    const scenario = load(VOTE);
+    expect(scenario.nodeConfigs.get("n1")).toMatchObject({ bugs: { voteBeforePersist: true, commitOldTermByCount: false } });
+    const seeds = violations(scenario);
+    expect(seeds.length).toBeGreaterThan(0);
+    const r = runScenario(scenario, { seed: seeds[0] as number, detail: "events" });
+    expect(r.pass).toBe(false);
+    expect(r.failures.find((f) => f.name === "vote-once")?.message).toMatch(/^n\d voted for n\d and then n\d in term \d+$/);
+  });
+
+  it("the same scenario with the vote made durable first passes every check on those seeds", () => {
+    const fixed = load(VOTE, (s) => {
+      const edited = s.replace("bugs: { voteBeforePersist: true }", "bugs: { voteBeforePersist: false }");
+      expect(edited).not.toBe(s);
+      return edited;
+    });
+    for (const seed of SEEDS_RAFT) {
+      const r = runScenario(fixed, { seed, detail: "events" });
+      expect(r.failures.map((f) => `${f.name}: ${f.message}`), `seed ${seed}`).toEqual([]);
+    }
+  });
+});

@@ -39,7 +39,7 @@ describe("loadScenario: malformed scenarios give one located line", () => {
     ],
     ["enum typo in the schema", `${BASE}network:\n  mode: udp\n`, 's.yaml:5:9: network.mode: Invalid option: expected one of "tcp"|"datagram"'],
     ["enum typo in a distribution", `${BASE}network:\n  latency: { dist: gaussian, ms: 1 }\n`, "s.yaml:5:20: network.latency.dist: expected dist: constant | uniform | normal | lognormal | exponential"],
-    ["unknown machine", "machine: raft\nnodes: 3\ndurationMs: 1000\n", 's.yaml:1:10: machine: unknown machine "raft" (known: redis-cluster, toy-leader)'],
+    ["unknown machine", "machine: paxos\nnodes: 3\ndurationMs: 1000\n", 's.yaml:1:10: machine: unknown machine "paxos" (known: redis-cluster, toy-leader, raft)'],
     ["two actions in one fault", `${BASE}faults:\n  - at: 100\n    crash: n1\n    pause: n2\n`, "s.yaml:5:5: faults[0]: one action per fault entry, found crash and pause"],
     [
       "a fault with no action",
