@@ -20,6 +20,7 @@ import { RecoveryError } from "./disk.js";
 import { NodeHost } from "./host.js";
 import { LOCAL_DIR_DEFAULT, localDown, localStatus, localUp } from "./local.js";
 import { NodeLog } from "./log.js";
+import { runView, ViewError } from "../viz/serve.js";
 
 const EXIT = { stopped: 0, failed: 1, usage: 2 } as const;
 
@@ -63,6 +64,25 @@ export async function cli(): Promise<void> {
     )
     .command("cluster", "administer a cluster: create, check, reshard, failover (as redis-cli --cluster)", (y: Argv) => clusterCommands(y))
     .command("local", "a whole cluster on this machine: up, down, status", (y: Argv) => localCommands(y))
+    .command(
+      "view <log..>",
+      "open nodes' logs (merged by time) or simulator traces in the trace viewer, or write one HTML file",
+      (y: Argv) =>
+        y
+          .positional("log", { type: "string", array: true, demandOption: true, describe: "node logs (--logfile) or traces" })
+          .option("out", { type: "string", requiresArg: true, describe: "write one self-contained HTML file here instead of serving on 127.0.0.1" })
+          .option("port", { type: "number", requiresArg: true, describe: "port to serve on (default: any free port)" })
+          .example("$0 view nodes/*.log", "serve the viewer for a local cluster's logs and print its URL"),
+      async (argv) => {
+        try {
+          await runView({ files: (argv["log"] as unknown[]).map(String), out: argv["out"] as string | undefined, port: argv["port"] as number | undefined }, (line) => process.stdout.write(`${line}\n`));
+        } catch (e) {
+          if (!(e instanceof ViewError)) throw e;
+          process.stderr.write(`faultline: ${e.message}\n`);
+          process.exitCode = EXIT.usage;
+        }
+      },
+    )
     .command("$0", false, () => {}, () => {
       parser.showHelp();
       process.exitCode = EXIT.usage;

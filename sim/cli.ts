@@ -20,6 +20,7 @@ import { loadScenario, type Scenario, ScenarioError } from "./scenario/load.js";
 import { shrink, ShrinkError } from "./shrink.js";
 import { FileSink, HashingSink } from "./trace-sink.js";
 import { VERSION } from "./version.js";
+import { runView, ViewError, type ViewArgs } from "../viz/serve.js";
 
 const EXIT = { pass: 0, fail: 1, input: 2, internal: 3, interrupted: 130 } as const;
 
@@ -292,6 +293,17 @@ function cmdCheck(a: { scenario: string[] }): number {
   return EXIT.pass;
 }
 
+// ---- sim view --------------------------------------------------------------------------------
+
+async function cmdView(a: ViewArgs): Promise<number> {
+  try {
+    await runView(a, (line) => process.stdout.write(`${line}\n`));
+  } catch (e) {
+    throw e instanceof ViewError ? new UserError(e.message) : e;
+  }
+  return EXIT.pass;
+}
+
 // ---- wiring ----------------------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<number> {
@@ -349,6 +361,18 @@ export async function main(argv: string[]): Promise<number> {
       "validate scenario files without running them",
       (y) => y.positional("scenario", { type: "string", array: true, demandOption: true, describe: "scenario files" }),
       (argv) => set(cmdCheck({ scenario: argv.scenario })),
+    )
+    .command(
+      "view <trace..>",
+      "open traces in the viewer on 127.0.0.1, or write one self-contained HTML file",
+      (y) =>
+        y
+          .positional("trace", { type: "string", array: true, demandOption: true, describe: "traces (sim run), real nodes' logs, and optionally a sim run --json result for its findings" })
+          .option("out", { type: "string", describe: "write one self-contained HTML file here instead of serving" })
+          .option("port", { type: "number", describe: "port to serve on (default: any free port)" })
+          .example("$0 view traces/master-crash-seed1.jsonl", "serve the viewer and print its URL")
+          .example("$0 view traces/master-crash-seed1.jsonl --out report.html", "one file to attach to a bug report"),
+      (argv) => set(cmdView({ files: argv.trace, out: argv.out, port: argv.port })),
     )
     .demandCommand(1, "Name a command: run, explore, replay, shrink or check (sim --help lists them).")
     .strict()
