@@ -7,6 +7,7 @@
 //   npm run bench -- --only scale --json
 //   npm run bench -- --only cluster-explore   cluster-swarm seeds 1..10000 (about 4 minutes on 2 cores)
 //   npm run bench -- --only real-throughput   real nodes against redis-server 7 (bench/real.ts)
+//   npm run bench -- --only viewer            the trace viewer in headless chromium (bench/viewer.ts)
 
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -17,11 +18,12 @@ import { TRACE_DETAILS, type TraceDetail } from "../core/trace.js";
 import { explore } from "../sim/explore.js";
 import { percentile, runScale, sweepFailover } from "./cluster.js";
 import { realFailover, realMemory, realThroughput, type RealRow } from "./real.js";
+import { viewerBench } from "./viewer.js";
 import { runScenario } from "../sim/run.js";
 import { loadScenario, type Scenario } from "../sim/scenario/load.js";
 import { FileSink, HashingSink, type TraceSink } from "../sim/trace-sink.js";
 
-const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore", "real-throughput", "real-failover", "real-memory"] as const;
+const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore", "real-throughput", "real-failover", "real-memory", "viewer"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -335,6 +337,7 @@ const TITLES: Record<Section, string> = {
   "real-throughput": "real nodes: redis-benchmark -t set,get -c 50 against one Faultline node and one redis-server 7 (all slots, one node); median of alternating runs, ratio = Faultline / redis-server",
   "real-failover": "real nodes: 3+3 cluster, node timeout 1000 ms, SIGKILL the master of slot 0; CLUSTER NODES of the survivors every 10 ms; fresh cluster per run; ratio = Faultline / redis-server (≤ 1 is as fast or faster)",
   "real-memory": "real nodes: SET key:<i> <8 bytes> for 1M keys over one pipelined connection; RSS growth per key (VmRSS after − before, 2 s after the load) and redis-server's used_memory",
+  viewer: "trace viewer in headless chromium (sim view; master-crash with the wait workload, cut to N events): navigation → data-ready → next frame, and 20 scrubber seeks → data-t → next frame; targets 1M events loaded in < 5000 ms, every seek < 100 ms",
 };
 
 /** A real-* section's rows, labelled with the section. */
@@ -364,6 +367,8 @@ async function runSection(section: Section, quick: boolean): Promise<Row[]> {
       return real(section, realFailover(quick));
     case "real-memory":
       return real(section, realMemory(quick));
+    case "viewer":
+      return real(section, viewerBench(quick));
   }
 }
 
