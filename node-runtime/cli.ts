@@ -20,13 +20,14 @@ import { RecoveryError } from "./disk.js";
 import { NodeHost } from "./host.js";
 import { LOCAL_DIR_DEFAULT, localDown, localStatus, localUp } from "./local.js";
 import { NodeLog } from "./log.js";
+import { type LoadedTls, loadBusSecret, loadTls, TlsError } from "./tls.js";
 import { runView, ViewError } from "../viz/serve.js";
 
 const EXIT = { stopped: 0, failed: 1, usage: 2 } as const;
 
-/** The node's options: redis-server's directive names, each taking one value. */
+/** The node's options: redis-server's directive names, each taking one value (but MULTI_VALUE_OPTIONS). */
 const NODE_OPTIONS = {
-  port: "TCP port for clients (default 6379); the cluster bus listens on port + 10000",
+  port: "TCP port for clients (default 6379; 0: none, TLS only); the cluster bus listens on port + 10000",
   bind: "address to listen on (default 127.0.0.1)",
   "cluster-enabled": "must be yes: faultline node runs in cluster mode only",
   "cluster-node-timeout": "ms without a PONG before a node is PFAIL (default 15000)",
@@ -43,7 +44,32 @@ const NODE_OPTIONS = {
   "cluster-replica-no-failover": "yes|no: never start an automatic failover (default no)",
   appendonly: "yes: keep the data in per-slot-range append-only files and snapshots under --dir (default no)",
   appendfsync: "always | everysec | no (default everysec): when appends are fsynced; always holds each reply until its fsync",
+  maxclients: "connections beyond this, cluster bus links included, get -ERR max number of clients… and are closed (default 10000)",
+  timeout: "close a client idle this many seconds; subscribers and blocked clients are exempt (default 0: never)",
+  "client-query-buffer-limit": "close a client whose unparsed input exceeds this (default 1gb; 1k = 1000, 1kb = 1024, mb, gb…)",
+  "client-output-buffer-limit": "'pubsub <hard> <soft> <soft seconds>' (default pubsub 32mb 8mb 60): disconnect a subscriber over hard, or over soft for longer than the seconds",
+  "tls-port": "TLS port for clients (default 0: none)",
+  "tls-cert-file": "PEM certificate the TLS port and the TLS bus present",
+  "tls-key-file": "its PEM private key",
+  "tls-key-file-pass": "the key's passphrase",
+  "tls-client-cert-file": "certificate for outbound bus links (default tls-cert-file)",
+  "tls-client-key-file": "its private key (default tls-key-file)",
+  "tls-client-key-file-pass": "its passphrase",
+  "tls-ca-cert-file": "PEM CA bundle that clients' and peers' certificates must be signed by",
+  "tls-ca-cert-dir": "directory of PEM CA certificates (instead of or besides tls-ca-cert-file)",
+  "tls-dh-params-file": "PEM DH parameters",
+  "tls-auth-clients": "yes | no | optional (default yes): whether TLS clients must present a certificate signed by the CA",
+  "tls-protocols": "TLS versions, e.g. \"TLSv1.2 TLSv1.3\" (the default); a contiguous range",
+  "tls-ciphers": "OpenSSL cipher list for TLSv1.2 and below",
+  "tls-ciphersuites": "OpenSSL TLSv1.3 suites (TLS_…)",
+  "tls-prefer-server-ciphers": "yes|no: the server's cipher order wins (default no)",
+  "tls-cluster": "yes: cluster bus links are TLS, both sides presenting certificates signed by the CA; the node is then known by its tls-port (default no)",
+  "cluster-bus-secret": "shared secret every node of the cluster must prove on each bus link (Faultline's; visible in ps: prefer the file)",
+  "cluster-bus-secret-file": "file holding the bus secret (its last line break is not part of it)",
 } as const;
+
+/** Options whose values are several words, collected into one directive (`--client-output-buffer-limit pubsub 32mb 8mb 60`). */
+const MULTI_VALUE_OPTIONS: ReadonlySet<string> = new Set(["client-output-buffer-limit"]);
 
 export async function cli(): Promise<void> {
   const parser = yargs(hideBin(process.argv))
@@ -110,8 +136,13 @@ function nodeOptions(y: Argv): Argv {
         "The optional config file uses redis.conf syntax (`port 7000`, one directive a line); options given here override it.",
     )
     .positional("config", { type: "string", describe: "redis.conf-style config file" });
-  for (const [name, describe] of Object.entries(NODE_OPTIONS)) out = out.option(name, { type: "string", describe, requiresArg: true });
-  return out.example("$0 node --port 7000 --cluster-enabled yes --dir nodes/7000", "a node on 127.0.0.1:7000, bus on 17000");
+  for (const [name, describe] of Object.entries(NODE_OPTIONS)) out = out.option(name, { type: "string", describe, requiresArg: true, ...(MULTI_VALUE_OPTIONS.has(name) ? { array: true } : {}) });
+  return out
+    .example("$0 node --port 7000 --cluster-enabled yes --dir nodes/7000", "a node on 127.0.0.1:7000, bus on 17000")
+    .example(
+      "$0 node --cluster-enabled yes --port 0 --tls-port 7000 --tls-cluster yes --tls-cert-file node.crt --tls-key-file node.key --tls-ca-cert-file ca.crt --cluster-bus-secret-file bus.secret",
+      "TLS only, on the client port and the bus, and a bus secret",
+    );
 }
 
 /** The config file's directives, then the command line's (which win). */
@@ -121,6 +152,10 @@ function directivesOf(argv: Record<string, unknown>): { directives: Directive[];
   for (const name of Object.keys(NODE_OPTIONS)) {
     const v = argv[name];
     if (v === undefined) continue;
+    if (MULTI_VALUE_OPTIONS.has(name)) {
+      directives.push({ name, args: (Array.isArray(v) ? v : [v]).map(String), where: `--${name}` });
+      continue;
+    }
     // An option given twice arrives as a list; the last one wins, as in redis-server.
     const value = Array.isArray(v) ? v.at(-1) : v;
     directives.push({ name, args: [String(value)], where: `--${name}` });
@@ -138,7 +173,7 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
     process.stderr.write(`faultline node: ${e.message}\n`);
     process.exit(EXIT.usage);
   }
-  const address = `${settings.announceIp}:${settings.port}`;
+  const address = `${settings.announceIp}:${settings.announcePort}`;
   const log = new NodeLog(address, settings.logfile);
   for (const w of settings.warnings) {
     log.event("warn", "config-warning", { warning: w });
@@ -152,6 +187,16 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
   };
   process.on("uncaughtException", (e) => fatal(`internal error (a bug in faultline): ${e.stack ?? e.message}`));
 
+  // Certificates, keys and the bus secret are read once, now: a bad one stops the start.
+  let tls: LoadedTls | null = null;
+  let busSecret: Buffer | null = null;
+  try {
+    tls = settings.tls === null ? null : loadTls(settings.tls);
+    busSecret = settings.busSecret === null ? null : loadBusSecret(settings.busSecret);
+  } catch (e) {
+    if (!(e instanceof TlsError)) throw e;
+    fatal(e.message);
+  }
   const host = new NodeHost({
     address,
     bind: settings.bind,
@@ -160,6 +205,8 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
     dir: settings.dir,
     ignoreFiles: settings.logfile !== null && dirname(settings.logfile) === settings.dir ? new Set([basename(settings.logfile)]) : new Set(),
     config: clusterConfig(settings, VERSION, resolve(process.argv[1] ?? "faultline")),
+    clientPort: { limits: settings.clientLimits, tls: tls === null || settings.tlsPort === 0 ? null : { port: settings.tlsPort, loaded: tls } },
+    busSecurity: { tls: tls === null || !settings.tlsCluster ? null : { server: tls.busServer, client: tls.busClient }, secret: busSecret },
     log,
     onFatal: fatal,
   });
@@ -168,14 +215,15 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
   } catch (e) {
     if (e instanceof RecoveryError) fatal(e.message);
     if (isErrno(e) && e.syscall === "listen") {
-      const port = (e as { port?: number }).port === settings.busPort ? `${settings.busPort} (cluster bus)` : String(settings.port);
+      const failed = (e as { port?: number }).port;
+      const port = failed === settings.busPort ? `${settings.busPort} (cluster bus)` : failed === settings.tlsPort ? `${settings.tlsPort} (TLS)` : String(settings.port);
       fatal(`cannot listen on ${settings.bind} port ${port}: ${e.code}`);
     }
     if (isErrno(e)) fatal(`cannot use ${settings.dir}: ${e.message}`);
     throw e;
   }
   process.stdout.write(
-    `faultline node ${address} listening on ${settings.bind}:${settings.port} (cluster bus ${settings.bind}:${settings.busPort}) · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}\n`,
+    `faultline node ${address} listening on ${[settings.port === 0 ? null : `${settings.bind}:${settings.port}`, settings.tlsPort === 0 ? null : `TLS ${settings.bind}:${settings.tlsPort}`].filter((p) => p !== null).join(" and ")} (cluster bus ${settings.bind}:${settings.busPort}${settings.tlsCluster ? ", TLS" : ""}${settings.busSecret !== null ? ", secret" : ""}) · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}\n`,
   );
 
   let stopping = false;

@@ -5,19 +5,71 @@
 // (as CLIENT LIST's addr= shows it) with a request id increasing per connection. Replies and
 // pushes come back as RESP values and are encoded in the client's protocol.
 //
-// Limits, after redis-server's: a query buffer over 1 GB closes the connection
-// (client-query-buffer-limit); a connection whose unsent output is above OUTPUT_PAUSE_BYTES
-// stops being read until it drains, and one above OUTPUT_BYTES_MAX is closed.
-// Faultline: Redis keeps reading such a client and lets its output grow (normal clients have no
-// output limit by default); pausing the reader bounds memory without dropping the client.
+// Limits, after redis-server's (`ClientLimits`): maxclients refuses connections beyond it with
+// Redis's error; `timeout` closes idle clients but subscribers and blocked ones; a query buffer
+// over client-query-buffer-limit closes the connection; a subscriber whose unsent output breaks
+// client-output-buffer-limit's pubsub class (hard, or soft for longer than its seconds) is
+// disconnected. A normal connection whose unsent output is above OUTPUT_PAUSE_BYTES stops being
+// read until it drains, and one above OUTPUT_BYTES_MAX is closed. Faultline: Redis keeps reading
+// such a client and lets its output grow (normal clients have no output limit by default);
+// pausing the reader bounds memory without dropping the client.
+//
+// With a TLS port (tls.ts) the same connections arrive over node:tls; tls-auth-clients decides
+// whether a client must present a certificate signed by the CA.
 
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, TLSSocket } from "node:tls";
 import type { ClientId } from "../core/machine.js";
 import { Resp, RequestParser, RespWriter, type Protocol, type RespValue } from "../core/resp/codec.js";
+import { COMMAND_TABLE } from "../core/cluster/command-table.js";
 import type { NodeLog } from "./log.js";
+import { type LoadedTls, opensslReason } from "./tls.js";
 
-/** client-query-buffer-limit's default. */
-const QUERY_BUFFER_BYTES_MAX = 1024 * 1024 * 1024;
+/** Hard and soft limits of client-output-buffer-limit's class; 0 switches one off. */
+export interface OutputBufferLimit {
+  readonly hardBytes: number;
+  readonly softBytes: number;
+  /** How long output may stay at or above the soft limit before the client is disconnected. */
+  readonly softSeconds: number;
+}
+
+/** The per-client limits, with redis-server's directive names in the comments. */
+export interface ClientLimits {
+  /** maxclients: connections beyond this (bus links included) are refused. */
+  readonly maxclients: number;
+  /** timeout: idle clients are closed after this many seconds; 0 never. */
+  readonly idleTimeoutS: number;
+  /** client-query-buffer-limit. */
+  readonly queryBufferBytesMax: number;
+  /** client-output-buffer-limit pubsub. */
+  readonly pubsub: OutputBufferLimit;
+}
+
+/** redis-server 7.0's defaults. */
+export const CLIENT_LIMITS_DEFAULT: ClientLimits = {
+  maxclients: 10_000,
+  idleTimeoutS: 0,
+  queryBufferBytesMax: 1024 * 1024 * 1024,
+  pubsub: { hardBytes: 32 * 1024 * 1024, softBytes: 8 * 1024 * 1024, softSeconds: 60 },
+};
+
+/** What the client port listens with besides the node: limits, a TLS port, the bus's connection count. */
+export interface ClientPortOptions {
+  readonly limits: ClientLimits;
+  /** The TLS port and what its listener presents, or null for none. */
+  readonly tls: { readonly port: number; readonly loaded: LoadedTls } | null;
+  /** Bus connections open now: maxclients counts them, as redis-server does in cluster mode. */
+  readonly clusterConnections: () => number;
+}
+
+const PLAIN_PORT: ClientPortOptions = { limits: CLIENT_LIMITS_DEFAULT, tls: null, clusterConnections: () => 0 };
+
+/** redis-server's reply to a connection over maxclients, in cluster mode; then it closes. */
+export const MAXCLIENTS_ERROR = "-ERR max number of clients + cluster connections reached\r\n";
+/** A TLS handshake on the client port that has not completed within this long is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often idle clients are looked for (Redis's clientsCron visits each client about once a second). */
+const IDLE_SWEEP_MS = 1_000;
 /** Stop reading a connection with this much output not yet written to the kernel. */
 const OUTPUT_PAUSE_BYTES = 4 * 1024 * 1024;
 /** Close a connection with this much unsent output (a subscriber that never reads). */
@@ -48,6 +100,14 @@ interface Conn {
   closing: boolean;
   /** Reading paused for backpressure. */
   paused: boolean;
+  /** Last read or write (ms, on the sweep's coarse clock), for `timeout`. */
+  lastInteractionMs: number;
+  /** What the client subscribed to, as its requests say (Redis's CLIENT_PUBSUB when not empty). */
+  readonly subscriptions: Subscriptions;
+  /** A blocking command (BLPOP, WAIT) is waiting for its reply: exempt from `timeout`, as in Redis. */
+  blocked: boolean;
+  /** Since when the output has been at or above the pubsub soft limit (ms), or null. */
+  softLimitSinceMs: number | null;
 }
 
 /**
@@ -68,16 +128,38 @@ export class ClientPort {
   /** Connections with `out` queued, written by `flushQueued` (scheduled once per turn). */
   private queued: Conn[] = [];
   private flushScheduled = false;
+  /** The TLS port's listener, when there is one. */
+  private readonly tlsServer: Server | null = null;
+  private readonly limits: ClientLimits;
+  /** Wall-clock ms as of the last idle sweep: what `lastInteractionMs` is stamped with. */
+  private clockMs = Date.now();
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly handler: ClientHandler,
     private readonly log: NodeLog,
+    private readonly options: ClientPortOptions = PLAIN_PORT,
   ) {
-    this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS }, (socket) => this.accept(socket));
+    this.limits = options.limits;
+    const socketOptions = { noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS };
+    this.server = createServer(socketOptions, (socket) => this.admit(socket));
+    const tls = options.tls;
+    if (tls !== null) {
+      this.tlsServer = createTlsServer({ ...tls.loaded.clientPort, ...socketOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, (socket) => this.admit(socket));
+      this.tlsServer.on("tlsClientError", (e: Error, socket: TLSSocket) => {
+        this.log.event("warn", "client-tls-error", { client: `${normalizeIp(socket.remoteAddress) ?? "?"}:${socket.remotePort ?? "?"}`, error: opensslReason(e) });
+      });
+    }
   }
 
-  listen(host: string, port: number): Promise<void> {
-    return listen(this.server, host, port);
+  /** Listens on `port` (0: no plain-text port, as redis-server's `port 0`) and on the TLS port if any. */
+  async listen(host: string, port: number): Promise<void> {
+    if (port !== 0) await listen(this.server, host, port);
+    if (this.tlsServer !== null && this.options.tls !== null) await listen(this.tlsServer, host, this.options.tls.port);
+    if (this.limits.idleTimeoutS > 0) {
+      this.sweepTimer = setInterval(() => this.closeIdle(), IDLE_SWEEP_MS);
+      this.sweepTimer.unref();
+    }
   }
 
   /** Sends a reply or push (see the class comment for when). A client that is gone is ignored (its closing was or will be reported). */
@@ -107,6 +189,8 @@ export class ClientPort {
 
   stopAccepting(): void {
     this.server.close();
+    this.tlsServer?.close();
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
   }
 
   /** Ends every connection, and destroys those that have not closed within the grace period. */
@@ -127,6 +211,28 @@ export class ClientPort {
     await Promise.all(closing);
   }
 
+  /**
+   * A new connection, plain or TLS (handshake done): refused over maxclients, as redis-server does
+   * (its error, then closed), or over tls-auth-clients optional with a certificate the CA did not
+   * sign; else accepted.
+   */
+  private admit(socket: Socket): void {
+    socket.on("error", () => {}); // a refused socket's reset; accept() reports the others
+    const peer = `${normalizeIp(socket.remoteAddress) ?? "?"}:${socket.remotePort ?? "?"}`;
+    if (socket instanceof TLSSocket && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      this.log.event("warn", "client-tls-error", { client: peer, error: `certificate refused: ${String(socket.authorizationError)}` });
+      socket.destroy();
+      return;
+    }
+    if (this.conns.size + this.options.clusterConnections() >= this.limits.maxclients) {
+      this.log.event("info", "client-rejected", { client: peer, reason: "maxclients", maxclients: this.limits.maxclients });
+      socket.end(MAXCLIENTS_ERROR);
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      return;
+    }
+    this.accept(socket);
+  }
+
   private accept(socket: Socket): void {
     const ip = normalizeIp(socket.remoteAddress);
     const port = socket.remotePort;
@@ -134,9 +240,10 @@ export class ClientPort {
       socket.destroy(); // closed before we saw it
       return;
     }
-    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser({}, latin1), out: [], reqIdNext: 1, closing: false, paused: false };
+    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser({}, latin1), out: [], reqIdNext: 1, closing: false, paused: false, lastInteractionMs: this.clockMs, subscriptions: new Subscriptions(), blocked: false, softLimitSinceMs: null };
     this.conns.set(c.id, c);
     this.log.event("info", "client-connect", { client: c.id });
+    if (!(socket instanceof TLSSocket)) socket.once("data", (chunk: Buffer) => this.refuseTlsOnPlainPort(c, chunk));
     socket.on("data", (chunk: Buffer) => this.onData(c, chunk));
     socket.on("drain", () => {
       if (c.paused && !c.closing) {
@@ -154,6 +261,7 @@ export class ClientPort {
 
   private onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
+    c.lastInteractionMs = this.clockMs;
     c.parser.feed(chunk);
     this.current = c;
     try {
@@ -163,7 +271,11 @@ export class ClientPort {
         c.parser.authRequired = this.handler.authRequired(c.id);
         const args = c.parser.next();
         if (args === null) break;
+        const blocking = c.subscriptions.request(args);
+        const answeredBytes = this.writer.byteLength;
         this.handler.request(c.id, c.reqIdNext++, args);
+        // A blocking command not answered at once waits: Redis's CLIENT_BLOCKED.
+        if (blocking && this.writer.byteLength === answeredBytes) c.blocked = true;
       }
       const error = c.parser.error;
       if (error !== null) {
@@ -171,7 +283,7 @@ export class ClientPort {
         this.log.event("warn", "client-protocol-error", { client: c.id, error });
         this.writer.write(Resp.error(error), 2);
         this.close(c.id);
-      } else if (c.parser.bufferedBytes > QUERY_BUFFER_BYTES_MAX) {
+      } else if (c.parser.bufferedBytes > this.limits.queryBufferBytesMax) {
         this.log.event("warn", "client-query-buffer-limit", { client: c.id, bytes: c.parser.bufferedBytes });
         c.closing = true;
         c.socket.destroy();
@@ -204,8 +316,51 @@ export class ClientPort {
     for (const c of queued) this.flush(c);
   }
 
+  /**
+   * client-output-buffer-limit pubsub for a subscriber with `pending` bytes unsent: disconnects it
+   * (returning true) over the hard limit, or over the soft one for longer than its seconds.
+   */
+  private checkPubsubOutput(c: Conn, pending: number): boolean {
+    const limit = this.limits.pubsub;
+    if (c.softLimitSinceMs === null && (limit.softBytes === 0 || pending < limit.softBytes) && (limit.hardBytes === 0 || pending < limit.hardBytes)) return false;
+    const verdict = outputLimitVerdict(limit, pending, Date.now(), c.softLimitSinceMs);
+    c.softLimitSinceMs = verdict.softSinceMs;
+    if (verdict.broken === null) return false;
+    this.log.event("warn", "client-output-limit", { client: c.id, bytes: pending, class: "pubsub", limit: verdict.broken });
+    c.closing = true;
+    c.socket.destroy();
+    return true;
+  }
+
+  /**
+   * A TLS ClientHello (a handshake record, 0x16 0x03) as a plain-text connection's first bytes: a
+   * TLS client on the plain port. It would wait for a ServerHello forever; it is told by the close.
+   */
+  private refuseTlsOnPlainPort(c: Conn, chunk: Buffer): void {
+    if (chunk[0] !== 0x16 || chunk[1] !== 0x03) return;
+    this.log.event("warn", "client-protocol-error", { client: c.id, error: "a TLS handshake on the plain-text port" });
+    c.closing = true;
+    c.socket.destroy();
+  }
+
+  /** `timeout`: closes clients idle for longer, but subscribers and blocked ones (as Redis's clientsCronHandleTimeout). */
+  private closeIdle(): void {
+    this.clockMs = Date.now();
+    const idleMsMax = this.limits.idleTimeoutS * 1000;
+    for (const c of this.conns.values()) {
+      if (c.closing || c.blocked || c.subscriptions.active || this.clockMs - c.lastInteractionMs <= idleMsMax) continue;
+      this.log.event("info", "client-idle-timeout", { client: c.id, idleS: this.limits.idleTimeoutS });
+      c.closing = true;
+      c.socket.destroy();
+    }
+  }
+
   private checkOutput(c: Conn): void {
     const pending = c.socket.writableLength;
+    c.lastInteractionMs = this.clockMs;
+    // Output outside the client's own input batch is what a blocked command was waiting for.
+    if (c !== this.current) c.blocked = false;
+    if (c.subscriptions.active && this.checkPubsubOutput(c, pending)) return;
     if (pending > OUTPUT_BYTES_MAX) {
       this.log.event("warn", "client-output-limit", { client: c.id, bytes: pending });
       c.closing = true;
@@ -213,6 +368,67 @@ export class ClientPort {
     } else if (pending > OUTPUT_PAUSE_BYTES && !c.paused) {
       c.paused = true;
       c.socket.pause();
+    }
+  }
+}
+
+/**
+ * Redis's checkClientOutputBufferLimits for one client: whether `bytes` of unsent output breaks
+ * `limit` at `nowMs` ("hard", "soft" or null), given since when it has been at or above the soft
+ * limit, and that time as it is now (null when below).
+ */
+export function outputLimitVerdict(limit: OutputBufferLimit, bytes: number, nowMs: number, softSinceMs: number | null): { readonly broken: "hard" | "soft" | null; readonly softSinceMs: number | null } {
+  if (limit.hardBytes > 0 && bytes >= limit.hardBytes) return { broken: "hard", softSinceMs };
+  if (limit.softBytes === 0 || bytes < limit.softBytes) return { broken: null, softSinceMs: null };
+  if (softSinceMs === null) return { broken: null, softSinceMs: nowMs };
+  return { broken: nowMs - softSinceMs > limit.softSeconds * 1000 ? "soft" : null, softSinceMs };
+}
+
+/** Commands that can leave a client waiting for its reply (Redis's CLIENT_BLOCKED): the "blocking" flag, and WAIT. */
+const BLOCKING_COMMANDS: ReadonlySet<string> = new Set([...[...COMMAND_TABLE.values()].filter((e) => e.flags.includes("blocking")).map((e) => e.name), "wait"]);
+
+/** Each UNSUBSCRIBE form and the SUBSCRIBE it undoes. */
+const UNSUBSCRIBES = { unsubscribe: "subscribe", punsubscribe: "psubscribe", sunsubscribe: "ssubscribe" } as const;
+
+/**
+ * A client's subscriptions as its requests say: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE add,
+ * their UNSUBSCRIBE forms remove (all of that kind without arguments), RESET clears. Observed
+ * rather than asked: the node does not tell the host yet (see README), so a SUBSCRIBE the node
+ * refuses (NOAUTH, inside MULTI) still counts.
+ */
+export class Subscriptions {
+  private readonly sets = { subscribe: new Set<string>(), psubscribe: new Set<string>(), ssubscribe: new Set<string>() };
+
+  /** Whether the client is subscribed to anything (Redis's pubsub class). */
+  get active(): boolean {
+    return this.sets.subscribe.size + this.sets.psubscribe.size + this.sets.ssubscribe.size > 0;
+  }
+
+  /** Follows one request; returns whether it is a blocking command. */
+  request(args: readonly string[]): boolean {
+    const name = args[0];
+    // The names followed are 4 (WAIT) to 12 (PUNSUBSCRIBE) letters: most requests stop here.
+    if (name === undefined || name.length < 4 || name.length > 12) return false;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case "subscribe":
+      case "psubscribe":
+      case "ssubscribe":
+        for (let i = 1; i < args.length; i++) this.sets[lower].add(args[i] as string);
+        return false;
+      case "unsubscribe":
+      case "punsubscribe":
+      case "sunsubscribe": {
+        const set = this.sets[UNSUBSCRIBES[lower]];
+        if (args.length === 1) set.clear();
+        for (let i = 1; i < args.length; i++) set.delete(args[i] as string);
+        return false;
+      }
+      case "reset":
+        for (const set of Object.values(this.sets)) set.clear();
+        return false;
+      default:
+        return BLOCKING_COMMANDS.has(lower);
     }
   }
 }

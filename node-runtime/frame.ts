@@ -1,4 +1,4 @@
-// The cluster bus on the wire: frames, and ClusterMsg ⇄ JSON.
+// The cluster bus on the wire: frames, the connection handshake, and ClusterMsg ⇄ JSON.
 //
 // A frame is
 //
@@ -7,15 +7,19 @@
 //   crc     u32 big-endian   CRC-32 (zlib's) of the payload
 //   payload JSON, UTF-8
 //
-// The first frame on a connection is a hello naming the sender's NodeId (its client address,
-// "ip:port"), so the receiver can say who a message is from: the connection's own source port is
-// an ephemeral one. Every later frame is one ClusterMsg. SlotSets (Header.slots, UPDATE's slots)
-// travel as their `toString()` text and are rebuilt with `SlotSet.parse`; everything else in a
-// ClusterMsg is JSON-safe (byte strings are JS strings whose chars are 0..255).
+// A connection opens with a handshake (`DialerHandshake`, `ListenerHandshake`): the dialer's
+// hello names its NodeId (its client address, "ip:port"), so the receiver can say who a message
+// is from: the connection's own source port is an ephemeral one. With a bus secret both sides
+// also prove they hold it, with HMAC-SHA256 over fresh nonces from each side, both addresses and
+// the direction, before any ClusterMsg is accepted; the secret itself never travels. Every later
+// frame is one ClusterMsg. SlotSets (Header.slots, UPDATE's slots) travel as their `toString()`
+// text and are rebuilt with `SlotSet.parse`; everything else in a ClusterMsg is JSON-safe (byte
+// strings are JS strings whose chars are 0..255).
 //
-// Redis's bus is a binary struct (clusterMsg) with a "RCmb" signature; ours is not
-// wire-compatible with it and does not try to be: only Faultline nodes talk on this bus.
+// Redis's bus is a binary struct (clusterMsg) with a "RCmb" signature and no authentication;
+// ours is not wire-compatible with it and does not try to be: only Faultline nodes talk on it.
 
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { NodeId } from "../core/machine.js";
 import { SlotSet } from "../core/cluster/slots.js";
@@ -29,10 +33,11 @@ export const FRAME_HEADER_BYTES = 9;
  */
 export const FRAME_PAYLOAD_BYTES_MAX = 256 * 1024 * 1024;
 
-/** The first frame on a connection. */
+/** The first frame on a connection, from the dialer. `nonce` (hex) when it has a bus secret. */
 export interface Hello {
   readonly type: "hello";
   readonly from: NodeId;
+  readonly nonce?: string;
 }
 
 /** One frame's bytes. */
@@ -45,8 +50,13 @@ export function encodeFrame(payload: Buffer): Buffer {
   return frame;
 }
 
-export function helloFrame(from: NodeId): Buffer {
-  return encodeFrame(Buffer.from(JSON.stringify({ type: "hello", from } satisfies Hello), "utf8"));
+export function helloFrame(from: NodeId, nonce: Buffer | null = null): Buffer {
+  const hello: Hello = nonce === null ? { type: "hello", from } : { type: "hello", from, nonce: nonce.toString("hex") };
+  return jsonFrame(hello);
+}
+
+function jsonFrame(value: unknown): Buffer {
+  return encodeFrame(Buffer.from(JSON.stringify(value), "utf8"));
 }
 
 export function messageFrame(msg: ClusterMsg): Buffer {
@@ -120,6 +130,161 @@ export class FrameReader {
   }
 }
 
+// ---- the handshake -------------------------------------------------------------------------------
+//
+// Without a secret the dialer's hello is the whole handshake. With one:
+//
+//   dialer → listener   {"type":"hello","from":D,"nonce":Nd}
+//   listener → dialer   {"type":"challenge","nonce":Nl}
+//   dialer → listener   {"type":"proof","proof":HMAC(secret, ["faultline-bus-auth-1","dialer",D,L,Nd,Nl])}
+//   listener → dialer   {"type":"proof","proof":HMAC(secret, ["faultline-bus-auth-1","listener",D,L,Nd,Nl])}
+//
+// D is the dialer's address, L the listener's as each side knows it (the dialer: the address it
+// dialled; the listener: its own), nonces are 32 random bytes in hex. The dialer proves first, so
+// a process that merely connects to the bus port learns nothing that could test a guess of the
+// secret; the dialer sends no ClusterMsg before the listener has proved too, so a process
+// posing as a node's address receives none. Fresh nonces on both sides make a recorded
+// handshake useless on another connection. A listener that refuses says why in
+// {"type":"refused","reason":…} before closing.
+
+/** Random bytes each side contributes per connection. */
+export const NONCE_BYTES = 32;
+/** HMAC-SHA256's length. */
+const PROOF_BYTES = 32;
+/** Names the protocol in what is MACed, so a proof is good for nothing else. */
+const PROOF_LABEL = "faultline-bus-auth-1";
+
+export const REFUSAL = {
+  mismatch: "bus secret mismatch",
+  dialerHasNone: "the dialer has no bus secret and the listener requires one",
+  listenerHasNone: "the dialer uses a bus secret and the listener has none",
+} as const;
+
+/**
+ * What one handshake frame led to: a frame to answer with (or null), and whether the link is now
+ * ready for ClusterMsgs or failed. An `auth` failure is about the secret (logged bus-auth-failed),
+ * any other is malformed input (bus-bad-frame). A failing listener's `send` is its refusal.
+ */
+export type HandshakeStep =
+  | { readonly kind: "more"; readonly send: Buffer | null }
+  | { readonly kind: "ready"; readonly send: Buffer | null }
+  | { readonly kind: "failed"; readonly error: string; readonly auth: boolean; readonly send: Buffer | null };
+
+/** HMAC-SHA256 by `secret` over the label, the direction, both addresses and both nonces. */
+export function handshakeProof(secret: Buffer, direction: "dialer" | "listener", dialer: NodeId, listener: NodeId, dialerNonce: Buffer, listenerNonce: Buffer): Buffer {
+  const transcript = JSON.stringify([PROOF_LABEL, direction, dialer, listener, dialerNonce.toString("hex"), listenerNonce.toString("hex")]);
+  return createHmac("sha256", secret).update(transcript, "utf8").digest();
+}
+
+/** The dialer's side of a connection's handshake (an outbound link). */
+export class DialerHandshake {
+  /** What the next frame from the listener must be. */
+  private state: "challenge" | "proof" | "ready";
+  private listenerNonce: Buffer | null = null;
+
+  /** `nonce`: NONCE_BYTES fresh random bytes (unused without a secret). */
+  constructor(
+    private readonly self: NodeId,
+    private readonly to: NodeId,
+    private readonly secret: Buffer | null,
+    private readonly nonce: Buffer,
+  ) {
+    this.state = secret === null ? "ready" : "challenge";
+  }
+
+  /** Whether ClusterMsgs may be sent. */
+  get ready(): boolean {
+    return this.state === "ready";
+  }
+
+  /** The connection's first frame. */
+  hello(): Buffer {
+    return helloFrame(this.self, this.secret === null ? null : this.nonce);
+  }
+
+  receive(payload: Buffer): HandshakeStep {
+    const v = parseJson(payload);
+    if (isObject(v) && v["type"] === "refused") {
+      const reason = typeof v["reason"] === "string" ? v["reason"].slice(0, 200) : "no reason given";
+      return { kind: "failed", error: `refused by the listener: ${reason}`, auth: true, send: null };
+    }
+    const secret = this.secret;
+    if (this.state === "ready" || secret === null) return { kind: "failed", error: "the listener sent a frame on an outbound link", auth: false, send: null };
+    if (this.state === "challenge") {
+      const nonce = isObject(v) && v["type"] === "challenge" ? hexField(v, "nonce", NONCE_BYTES) : null;
+      if (nonce === null) return { kind: "failed", error: "expected a challenge from the listener", auth: true, send: null };
+      this.listenerNonce = nonce;
+      this.state = "proof";
+      const proof = handshakeProof(secret, "dialer", this.self, this.to, this.nonce, nonce);
+      return { kind: "more", send: jsonFrame({ type: "proof", proof: proof.toString("hex") }) };
+    }
+    const proof = isObject(v) && v["type"] === "proof" ? hexField(v, "proof", PROOF_BYTES) : null;
+    if (proof === null) return { kind: "failed", error: "expected the listener's proof", auth: true, send: null };
+    const expected = handshakeProof(secret, "listener", this.self, this.to, this.nonce, this.listenerNonce as Buffer);
+    if (!timingSafeEqual(proof, expected)) return { kind: "failed", error: `${REFUSAL.mismatch} (the listener's proof is wrong)`, auth: true, send: null };
+    this.state = "ready";
+    return { kind: "ready", send: null };
+  }
+}
+
+/** The listener's side of a connection's handshake (an inbound link). */
+export class ListenerHandshake {
+  private state: "hello" | "proof" | "ready" = "hello";
+  private dialerNonce: Buffer | null = null;
+  /** The dialer's address, once its hello arrived. */
+  from: NodeId | null = null;
+
+  /** `nonce`: NONCE_BYTES fresh random bytes (unused without a secret). */
+  constructor(
+    private readonly self: NodeId,
+    private readonly secret: Buffer | null,
+    private readonly nonce: Buffer,
+  ) {}
+
+  get ready(): boolean {
+    return this.state === "ready";
+  }
+
+  receive(payload: Buffer): HandshakeStep {
+    if (this.state === "ready") return { kind: "failed", error: "the handshake is over", auth: false, send: null };
+    if (this.state === "hello") {
+      const hello = decodeHello(payload);
+      if (!hello.ok) return { kind: "failed", error: hello.error, auth: false, send: null };
+      this.from = hello.from;
+      if (this.secret === null && hello.nonce === null) {
+        this.state = "ready";
+        return { kind: "ready", send: null };
+      }
+      if (this.secret === null) return refuse(REFUSAL.listenerHasNone);
+      if (hello.nonce === null) return refuse(REFUSAL.dialerHasNone);
+      this.dialerNonce = hello.nonce;
+      this.state = "proof";
+      return { kind: "more", send: jsonFrame({ type: "challenge", nonce: this.nonce.toString("hex") }) };
+    }
+    const secret = this.secret as Buffer;
+    const v = parseJson(payload);
+    const proof = isObject(v) && v["type"] === "proof" ? hexField(v, "proof", PROOF_BYTES) : null;
+    if (proof === null) return refuse("expected the dialer's proof");
+    const from = this.from as NodeId;
+    const dialerNonce = this.dialerNonce as Buffer;
+    if (!timingSafeEqual(proof, handshakeProof(secret, "dialer", from, this.self, dialerNonce, this.nonce))) return refuse(REFUSAL.mismatch);
+    this.state = "ready";
+    const mine = handshakeProof(secret, "listener", from, this.self, dialerNonce, this.nonce);
+    return { kind: "ready", send: jsonFrame({ type: "proof", proof: mine.toString("hex") }) };
+  }
+}
+
+function refuse(reason: string): HandshakeStep {
+  return { kind: "failed", error: reason, auth: true, send: jsonFrame({ type: "refused", reason }) };
+}
+
+/** A lower-case hex field of exactly `bytes` bytes, or null. */
+function hexField(v: Record<string, unknown>, name: string, bytes: number): Buffer | null {
+  const text = v[name];
+  if (typeof text !== "string" || text.length !== bytes * 2 || !/^[0-9a-f]*$/.test(text)) return null;
+  return Buffer.from(text, "hex");
+}
+
 // ---- ClusterMsg ⇄ JSON ---------------------------------------------------------------------------
 
 type WireHeader = Omit<Header, "slots"> & { readonly slots: string };
@@ -132,11 +297,15 @@ function toWire(msg: ClusterMsg): unknown {
   return { ...msg, h };
 }
 
-/** A hello payload's sender, or the reason it is not one. */
-export function decodeHello(payload: Buffer): { ok: true; from: NodeId } | { ok: false; error: string } {
+/** A hello payload's sender and nonce (null without a secret), or the reason it is not one. */
+export function decodeHello(payload: Buffer): { ok: true; from: NodeId; nonce: Buffer | null } | { ok: false; error: string } {
   const v = parseJson(payload);
-  if (isObject(v) && v["type"] === "hello" && typeof v["from"] === "string" && v["from"].length > 0 && v["from"].length <= 300) return { ok: true, from: v["from"] };
-  return { ok: false, error: "the first frame is not a hello" };
+  if (!isObject(v) || v["type"] !== "hello" || typeof v["from"] !== "string" || v["from"].length === 0 || v["from"].length > 300) {
+    return { ok: false, error: "the first frame is not a hello" };
+  }
+  if (v["nonce"] === undefined) return { ok: true, from: v["from"], nonce: null };
+  const nonce = hexField(v, "nonce", NONCE_BYTES);
+  return nonce === null ? { ok: false, error: "hello: bad nonce" } : { ok: true, from: v["from"], nonce };
 }
 
 /**

@@ -13,8 +13,8 @@ import { NodeRunner } from "../core/runner.js";
 import { ClusterNode } from "../core/cluster/node.js";
 import type { ClusterConfig, ClusterMsg, ClusterRep, ClusterReq } from "../core/cluster/types.js";
 import type { Json } from "../core/trace.js";
-import { Bus } from "./bus.js";
-import { ClientPort } from "./clients.js";
+import { Bus, type BusSecurity } from "./bus.js";
+import { CLIENT_LIMITS_DEFAULT, ClientPort, type ClientPortOptions } from "./clients.js";
 import { Disk, recover } from "./disk.js";
 import type { NodeLog } from "./log.js";
 import { CryptoPrng } from "./prng.js";
@@ -32,6 +32,10 @@ export interface HostOptions {
   /** File names in `dir` that are not the node's (its log file, when it is there). */
   readonly ignoreFiles: ReadonlySet<string>;
   readonly config: ClusterConfig;
+  /** The TLS port and client limits (clients.ts); default: no TLS port, redis-server's limits. */
+  readonly clientPort?: Omit<ClientPortOptions, "clusterConnections">;
+  /** How bus links authenticate (bus.ts); default: plain TCP, no secret. */
+  readonly busSecurity?: BusSecurity;
   readonly log: NodeLog;
   /** A persist failed: the node cannot keep its promises. The CLI exits. */
   readonly onFatal: (why: string) => void;
@@ -67,8 +71,9 @@ export class NodeHost {
         authRequired: (client) => this.node.clientAuthRequired(client),
       },
       this.log,
+      { ...(options.clientPort ?? { limits: CLIENT_LIMITS_DEFAULT, tls: null }), clusterConnections: () => this.bus.connectionCount },
     );
-    this.bus = new Bus(options.address, Math.max(100, options.config.nodeTimeoutMs), (from, msg) => this.input({ kind: "message", from, msg }), this.log);
+    this.bus = new Bus(options.address, Math.max(100, options.config.nodeTimeoutMs), (from, msg) => this.input({ kind: "message", from, msg }), this.log, options.busSecurity);
   }
 
   /**
@@ -84,7 +89,8 @@ export class NodeHost {
     }
     await this.bus.listen(this.options.bind, this.options.busPort);
     await this.clients.listen(this.options.bind, this.options.port);
-    this.log.event("info", "listening", { client: `${this.options.bind}:${this.options.port}`, bus: `${this.options.bind}:${this.options.busPort}`, dir: this.options.dir, fresh: recovered === null });
+    const tlsPort = this.options.clientPort?.tls?.port ?? null;
+    this.log.event("info", "listening", { client: this.options.port === 0 ? null : `${this.options.bind}:${this.options.port}`, tls: tlsPort === null ? null : `${this.options.bind}:${tlsPort}`, bus: `${this.options.bind}:${this.options.busPort}`, dir: this.options.dir, fresh: recovered === null });
     this.phase = "running";
     this.input({ kind: "start", recovered });
   }

@@ -3,8 +3,9 @@
 // here is tracked, so a suite's afterAll can kill it whatever happened.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { accessSync, constants, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { basename, delimiter, join } from "node:path";
 import type { RespValue } from "../../core/resp/codec.js";
 import { RespClient, textOf } from "../../node-runtime/resp-client.js";
@@ -268,4 +269,101 @@ export function readLog(logfile: string): LogLine[] {
     }
   }
   return out;
+}
+
+/** Throwaway PEM files for TLS tests (see `makeCerts`). */
+export interface Certs {
+  readonly caCert: string;
+  /** Signed by the CA, for 127.0.0.1: what nodes present. */
+  readonly cert: string;
+  readonly key: string;
+  /** Signed by the CA: what clients present. */
+  readonly clientCert: string;
+  readonly clientKey: string;
+  /** The client key encrypted with KEY_PASSPHRASE. */
+  readonly clientKeyEncrypted: string;
+  /** Another CA, and a certificate it signed: trusted by nobody else. */
+  readonly otherCaCert: string;
+  readonly otherCert: string;
+  readonly otherKey: string;
+}
+
+export const KEY_PASSPHRASE = "pass phrase";
+
+/** Why TLS tests cannot run here (no openssl), or null. */
+export function opensslMissing(): string | null {
+  return onPath("openssl") === null ? "the openssl command is not on PATH (apt-get install openssl)" : null;
+}
+
+/**
+ * A CA, server and client certificates signed by it, and a second CA with its own certificate,
+ * made with the openssl command in `dir` (EC P-256 keys: fast to make, valid for two days).
+ */
+export async function makeCerts(dir: string): Promise<Certs> {
+  const openssl = async (args: readonly string[]) => {
+    const out = await run("openssl", args, 30_000);
+    if (out.code !== 0) throw new Error(`openssl ${args.join(" ")} exited ${out.code}:\n${out.stderr}`);
+  };
+  const file = (name: string) => join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  writeFileSync(file("leaf.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const ca = async (name: string) => openssl(["req", "-x509", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.crt`), "-days", "2", "-subj", `/CN=Faultline test ${name}`]);
+  const leaf = async (name: string, caName: string) => {
+    await openssl(["req", ...ec, "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`), "-subj", `/CN=${name}`]);
+    await openssl(["x509", "-req", "-in", file(`${name}.csr`), "-CA", file(`${caName}.crt`), "-CAkey", file(`${caName}.key`), "-CAcreateserial", "-out", file(`${name}.crt`), "-days", "2", "-extfile", file("leaf.ext")]);
+  };
+  await ca("ca");
+  await ca("other-ca");
+  await leaf("server", "ca");
+  await leaf("client", "ca");
+  await leaf("other", "other-ca");
+  await openssl(["pkey", "-in", file("client.key"), "-aes256", "-passout", `pass:${KEY_PASSPHRASE}`, "-out", file("client-encrypted.key")]);
+  return {
+    caCert: file("ca.crt"),
+    cert: file("server.crt"),
+    key: file("server.key"),
+    clientCert: file("client.crt"),
+    clientKey: file("client.key"),
+    clientKeyEncrypted: file("client-encrypted.key"),
+    otherCaCert: file("other-ca.crt"),
+    otherCert: file("other.crt"),
+    otherKey: file("other.key"),
+  };
+}
+
+/** A connection whose bytes the test writes and reads as they are (see `rawConnect`). */
+export interface RawConn {
+  readonly socket: Socket;
+  /** Everything received so far, as latin1 text. */
+  received: string;
+  closed: boolean;
+  /** The socket's last error (a TLS refusal, a reset), or null. */
+  error: string | null;
+  send(text: string): void;
+  close(): void;
+}
+
+/**
+ * Connects to 127.0.0.1:port, over TLS with `tlsOptions` (the peer's name is not checked, as
+ * redis-cli does not), and records what comes back and whether the server closed.
+ */
+export function rawConnect(port: number, tlsOptions?: ConnectionOptions): RawConn {
+  const socket = tlsOptions === undefined ? connect({ host: "127.0.0.1", port }) : tlsConnect({ host: "127.0.0.1", port, checkServerIdentity: () => undefined, ...tlsOptions });
+  const conn: RawConn = {
+    socket,
+    received: "",
+    closed: false,
+    error: null,
+    send: (text) => void socket.write(Buffer.from(text, "latin1")),
+    close: () => void socket.destroy(),
+  };
+  socket.on("data", (b: Buffer) => (conn.received += b.toString("latin1")));
+  socket.on("error", (e: Error) => (conn.error = e.message));
+  socket.on("close", () => (conn.closed = true));
+  return conn;
+}
+
+/** A command in RESP, as clients send it. */
+export function resp(...args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a, "latin1")}\r\n${a}\r\n`).join("")}`;
 }
