@@ -4,11 +4,11 @@
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CLUSTER_DEFAULTS } from "../core/cluster/types.js";
-import { NodeHost } from "./host.js";
+import { heapGrowthCapped, NodeHost } from "./host.js";
 import { NodeLog } from "./log.js";
 
 let dir: string;
@@ -42,6 +42,7 @@ async function freePort(): Promise<number> {
 }
 
 const logfile = () => join(dir, "node.log");
+
 
 async function startHost(port: number, requirepass = ""): Promise<NodeHost> {
   const host = new NodeHost({
@@ -143,5 +144,40 @@ describe("NodeHost", () => {
     // Machine trace events carry the simulator's fields: t, node, type.
     expect(log.find((e) => e["type"] === "recovered" && e["fresh"] === false)).toMatchObject({ node: `127.0.0.1:${port}`, name: saved.name, role: "master" });
     for (const e of log) expect(typeof e["t"]).toBe("number");
+  });
+
+  it("INFO memory reports this process's memory, external buffers included", async () => {
+    const port = await freePort();
+    await startHost(port);
+    const memory = async (): Promise<Record<string, number>> => {
+      const text = (await exchange(port, "INFO memory\r\n")).reply;
+      return Object.fromEntries([...text.matchAll(/^(used_memory\w*|total_system_memory):(\d+)\r$/gm)].map((m) => [m[1] as string, Number(m[2])]));
+    };
+    const before = await memory();
+    const rss = process.memoryUsage().rss;
+    expect(before["used_memory"]).toBeGreaterThan(1 << 20);
+    expect(before["used_memory_rss"]).toBeGreaterThan(rss / 2);
+    expect(before["used_memory_rss"]).toBeLessThan(rss * 2);
+    expect(before["used_memory_startup"]).toBeGreaterThan(0);
+    expect(before["used_memory_peak"]).toBeGreaterThanOrEqual(before["used_memory"] as number);
+    expect(before["total_system_memory"]).toBe(totalmem());
+    // 128 MB outside the V8 heap, held while INFO runs: used_memory counts it (the heap itself may
+    // shrink meanwhile by what a young-generation GC frees, hence the margin).
+    const held = Buffer.alloc(128 << 20, 1);
+    const during = await memory();
+    expect(held.length).toBe(128 << 20);
+    expect(during["used_memory"]).toBeGreaterThan((before["used_memory"] as number) + (64 << 20));
+    expect(during["used_memory_peak"]).toBeGreaterThanOrEqual(during["used_memory"] as number);
+  });
+});
+
+describe("heap growth cap", () => {
+  const MB = 2 ** 20;
+  it("applies from 64 MB in use and is lifted below 32 MB, so a heap hovering near one threshold does not flip it", () => {
+    expect(heapGrowthCapped(false, 64 * MB - 1)).toBe(false);
+    expect(heapGrowthCapped(false, 64 * MB)).toBe(true);
+    expect(heapGrowthCapped(true, 40 * MB)).toBe(true);
+    expect(heapGrowthCapped(true, 32 * MB)).toBe(true);
+    expect(heapGrowthCapped(true, 32 * MB - 1)).toBe(false);
   });
 });

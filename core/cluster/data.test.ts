@@ -270,6 +270,7 @@ describe("Replication", () => {
     const cfg = config({ replBacklogBytes: size * 3 });
     const net = new ReplNet();
     const m = net.add("m", RID_M, cfg);
+    m.onMessage("first", { type: "psync", replid: RID_M, offset: 0 }, net.now); // creates the backlog
     for (let i = 0; i < 10; i++) write(m, ["SET", `k${String(i).padStart(2, "0")}`, "value"]);
     // Offsets inside the last three entries continue; the one before does not.
     const served = (offset: number): string => {
@@ -287,9 +288,30 @@ describe("Replication", () => {
     // A single entry bigger than the whole backlog is still kept.
     const tiny = new ReplNet();
     const t = tiny.add("m", RID_M, config({ replBacklogBytes: 10 }));
+    t.onMessage("first", { type: "psync", replid: RID_M, offset: 0 }, tiny.now);
+    tiny.queue.length = 0;
     write(t, ["SET", "k", "a-long-value-bigger-than-ten-bytes"]);
-    tiny.nodes.get("m")?.onMessage("x", { type: "psync", replid: RID_M, offset: 0 }, tiny.now);
-    expect(tiny.queue.map((q) => q.msg.type)).toEqual(["continue", "stream"]);
+    t.onMessage("x", { type: "psync", replid: RID_M, offset: 0 }, tiny.now);
+    expect(tiny.queue.filter((q) => q.to === "x").map((q) => q.msg.type)).toEqual(["continue", "stream"]);
+  });
+
+  it("a master keeps no backlog until a replica asks to sync, and answers that first PSYNC with a full resync", () => {
+    const net = new ReplNet();
+    const m = net.add("m", RID_M, config({}));
+    expect(m.backlogInfo()).toMatchObject({ active: false, histlen: 0 });
+    for (let i = 0; i < 10; i++) write(m, ["SET", `k${i}`, "value"]);
+    expect(m.backlogInfo()).toMatchObject({ active: false, histlen: 0 });
+    // Same history and an offset the master passed, but no backlog to continue from.
+    const mark = net.log.length;
+    m.onMessage("x", { type: "psync", replid: RID_M, offset: m.offset }, net.now);
+    expect(net.sentSince(mark, "x")[0]?.type).toBe("fullresync");
+    expect(m.backlogInfo().active).toBe(true);
+    write(m, ["SET", "after", "1"]);
+    expect(m.backlogInfo().histlen).toBe(respSize(["SET", "after", "1"]));
+    // From now on a replica within the backlog continues.
+    const mark2 = net.log.length;
+    m.onMessage("y", { type: "psync", replid: RID_M, offset: m.offset - respSize(["SET", "after", "1"]) }, net.now);
+    expect(net.sentSince(mark2, "y")[0]?.type).toBe("continue");
   });
 
   it("the replica keeps a backlog of what it applied, bounded the same way, so it can serve PSYNC once promoted", () => {

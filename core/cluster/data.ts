@@ -106,6 +106,12 @@ export class Replication {
 
   /** Master side: the newest writes, bounded by replBacklogBytes. */
   private readonly backlog = new Backlog();
+  /**
+   * Whether the backlog exists. As in Redis (createReplicationBacklog), a master creates it when
+   * the first replica asks to sync, and a replica when it starts following; until then a master
+   * keeps no history, so a node with no replicas spends no memory on one.
+   */
+  private backlogActive = false;
   private readonly replicas = new Map<NodeId, ReplicaLink>();
 
   /** Replica side. */
@@ -150,7 +156,7 @@ export class Replication {
     for (const cmd of cmds) {
       const entry: ReplEntry = { cmd, size: respSize(cmd) };
       entries?.push(entry);
-      this.backlog.push(this.offset, entry);
+      if (this.backlogActive) this.backlog.push(this.offset, entry);
       this.offset += entry.size;
     }
     this.backlog.trim(this.config.replBacklogBytes);
@@ -172,6 +178,7 @@ export class Replication {
     if (this.masterAddress === address) return;
     this.masterAddress = address;
     this.replicas.clear();
+    this.backlogActive = true;
     this.state = "connecting";
     this.downSinceMs = nowMs;
     this.psyncSentMs = -Infinity;
@@ -282,8 +289,8 @@ export class Replication {
   }
 
   /** The backlog for INFO: the offset of its first byte and how many bytes it holds. */
-  backlogInfo(): { firstByteOffset: number; histlen: number } {
-    return { firstByteOffset: (this.backlog.firstOffset() ?? this.offset) + 1, histlen: this.backlog.bytes };
+  backlogInfo(): { active: boolean; firstByteOffset: number; histlen: number } {
+    return { active: this.backlogActive, firstByteOffset: (this.backlog.firstOffset() ?? this.offset) + 1, histlen: this.backlog.bytes };
   }
 
   /** Master: asks every replica for an ack now (REPLCONF GETACK, for WAIT). */
@@ -301,7 +308,11 @@ export class Replication {
     const first = this.backlog.firstOffset() ?? this.offset;
     const sameHistory = replid === this.replid || (replid === this.replid2 && offset <= this.secondReplidOffset);
     this.replicas.set(from, { ackOffset: offset, ackMs: nowMs });
-    if (sameHistory && offset >= first && offset <= this.offset) {
+    // Without a backlog there is no history to continue from (Redis: need_full_resync); the
+    // backlog starts now, after the snapshot this replica is about to load.
+    const hadBacklog = this.backlogActive;
+    this.backlogActive = true;
+    if (hadBacklog && sameHistory && offset >= first && offset <= this.offset) {
       this.send(from, { type: "continue", replid: this.replid, offset });
       const entries = this.backlog.from(offset);
       if (entries.length > 0) this.send(from, { type: "stream", offset, entries });

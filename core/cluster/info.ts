@@ -43,8 +43,12 @@ export interface InfoView {
     readonly inTimeoutTable: number;
   };
   readonly memory: {
-    /** The host's estimate of memory in use, bytes. */
+    /**
+     * Memory in use as the host counts it, bytes (a Node host: V8's live heap plus the external
+     * memory JS objects own). The simulator has no such figure and every byte field here is 0.
+     */
     readonly usedBytes: number;
+    /** The process's resident set. */
     readonly rssBytes: number;
     /** Highest `usedBytes` seen; raised to `usedBytes` if lower, as INFO does. */
     readonly peakBytes: number;

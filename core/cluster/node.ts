@@ -119,10 +119,29 @@ export type VoteRefusal =
   | "voted-recently"
   | "stale-slots";
 
+/**
+ * Memory figures only a host can read (core/ has no process or allocator to ask): INFO memory's
+ * used_memory, used_memory_rss and total_system_memory, in bytes.
+ */
+export interface HostMemory {
+  readonly usedBytes: number;
+  readonly rssBytes: number;
+  readonly totalSystemBytes: number;
+}
+
+export interface ClusterNodeInit extends MachineInit<ClusterConfig> {
+  /**
+   * Reads the host's memory figures; called at start, on each cron tick and by INFO. The simulator
+   * supplies none, so INFO memory shows zeros there and traces stay the same on every machine.
+   */
+  readonly hostMemory?: () => HostMemory;
+}
+
 export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> {
   readonly address: NodeId;
   private readonly config: ClusterConfig;
   private readonly rng: Prng;
+  private readonly hostMemory: (() => HostMemory) | null;
 
   // ---- durable (nodes.conf) ----
   /** This node's 40-hex name. */
@@ -201,13 +220,18 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   slotsVersion = 0;
   /** Effects of the step in progress (replication's send callback writes here). */
   private fx: Fx = [];
+  /** used_memory once the node was set up, before any data was loaded (used_memory_startup). */
+  private memoryStartupBytes = 0;
+  /** The highest used_memory seen, sampled each cron tick and by INFO as Redis's serverCron does. */
+  private memoryPeakBytes = 0;
 
-  constructor(init: MachineInit<ClusterConfig>) {
+  constructor(init: ClusterNodeInit) {
     this.address = init.id;
     // Our own copy: CONFIG SET changes it (replication reads the same object).
     this.config = { ...init.config };
     this.aof = new Aof(this.config, () => this.persistIdNext++);
     this.rng = init.rng;
+    this.hostMemory = init.hostMemory ?? null;
   }
 
   // ---- the machine ------------------------------------------------------------------------------
@@ -311,6 +335,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       () => this.aof.rewriteAll(this.replication.data, this.fx),
     );
     this.server = new Server(this.serverHost(), this.replication);
+    this.memoryStartupBytes = this.sampleMemory()?.usedBytes ?? 0;
     if (this.aof.enabled) {
       const r = this.aof.recover(recovered, this.replication.data, nowMs);
       fx.push({ kind: "trace", event: { type: "data-recovered", keys: r.keys, records: r.records, tornFiles: [...r.tornFiles] } });
@@ -833,6 +858,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   private clusterCron(nowMs: number, fx: Fx): void {
     fx.push({ kind: "set-timer", name: TIMER_CRON, atMs: nowMs + this.config.cronMs });
     this.cronIteration += 1;
+    this.sampleMemory();
     const nt = this.config.nodeTimeoutMs;
     let updateState = false;
 
@@ -1682,8 +1708,17 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     };
   }
 
+  /** The host's memory figures (null without a host probe), raising the peak to them. */
+  private sampleMemory(): HostMemory | null {
+    if (this.hostMemory === null) return null;
+    const m = this.hostMemory();
+    if (m.usedBytes > this.memoryPeakBytes) this.memoryPeakBytes = m.usedBytes;
+    return m;
+  }
+
   private infoView(nowMs: number): InfoView {
     const r = this.replication;
+    const m = this.sampleMemory();
     const master = this.myself.master;
     const stats = this.server.pubsub.stats();
     const common = {
@@ -1695,7 +1730,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       replid2: r.replid2,
       masterReplOffset: r.offset,
       secondReplOffset: r.secondReplidOffset,
-      backlog: { active: true, sizeBytes: this.config.replBacklogBytes, ...r.backlogInfo() },
+      backlog: { sizeBytes: this.config.replBacklogBytes, ...r.backlogInfo() },
     };
     const masterEp = master?.address === undefined || master.address === null ? null : endpointOf(master.address);
     const replication: InfoView["replication"] =
@@ -1733,7 +1768,18 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
         uptimeS: Math.floor((nowMs - this.startedMs) / 1000),
       },
       clients: { connected: this.server.clientCount, clusterConnections: 2 * (this.nodeList.length - 1), max: 10000, blocked: this.server.blockedCount, inTimeoutTable: 0 },
-      memory: { usedBytes: 0, rssBytes: 0, peakBytes: 0, startupBytes: 0, totalSystemBytes: 0, maxmemoryBytes: 0, maxmemoryPolicy: "noeviction", replicationBacklogBytes: r.backlogInfo().histlen, clientsNormalBytes: 0, clientsReplicasBytes: 0 },
+      memory: {
+        usedBytes: m?.usedBytes ?? 0,
+        rssBytes: m?.rssBytes ?? 0,
+        peakBytes: this.memoryPeakBytes,
+        startupBytes: this.memoryStartupBytes,
+        totalSystemBytes: m?.totalSystemBytes ?? 0,
+        maxmemoryBytes: 0,
+        maxmemoryPolicy: "noeviction",
+        replicationBacklogBytes: r.backlogInfo().histlen,
+        clientsNormalBytes: 0,
+        clientsReplicasBytes: 0,
+      },
       persistence: { loading: null, changesSinceLastSave: 0, lastSaveTimeS: Math.floor(this.startedMs / 1000), aof: null },
       stats: {
         connectionsReceived: this.server.connectionsReceived,
@@ -1979,7 +2025,7 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
   /** The list at `key` (empty when absent or not a list): for checkers. */
   list(key: string): readonly string[] {
     const e = this.replication.data.inspect(key);
-    return e?.value.kind === "list" ? e.value.items.toArray() : [];
+    return e === undefined || typeof e.value === "string" || e.value.kind !== "list" ? [] : e.value.items.toArray();
   }
 }
 

@@ -2,7 +2,7 @@
 // lazy expiry, and the bookkeeping its Result reports — dirty count, propagation, touched keys.
 
 import { Resp, type RespValue } from "../resp/codec.js";
-import { type Db, type Entry, type Value, type ValueKind, isExpiredAt } from "./db.js";
+import { type Db, type Entry, isExpiredAt, kindOf, type Value, type ValueKind, type ValueOfKind } from "./db.js";
 import { Deque } from "./deque.js";
 import { parseInt64 } from "./numbers.js";
 
@@ -65,7 +65,7 @@ export class Ctx {
   lookup(key: string): Entry | undefined {
     const entry = this.db.peek(key);
     if (entry === undefined) return undefined;
-    if (!isExpiredAt(entry.expireAtMs, this.nowMs)) return entry;
+    if (!isExpiredAt(this.db.expireAtMs(key), this.nowMs)) return entry;
     this.db.delete(key);
     this.expired.push(key);
     this.touched.add(key);
@@ -74,18 +74,18 @@ export class Ctx {
   }
 
   /** The value of `key` if it is of `kind`; undefined when missing; WRONGTYPE otherwise. */
-  get<K extends ValueKind>(key: string, kind: K): Extract<Value, { kind: K }> | undefined {
+  get<K extends ValueKind>(key: string, kind: K): ValueOfKind[K] | undefined {
     const entry = this.lookup(key);
     if (entry === undefined) return undefined;
-    if (entry.value.kind !== kind) throw new ReplyError(WRONGTYPE);
-    return entry.value as Extract<Value, { kind: K }>;
+    if (kindOf(entry.value) !== kind) throw new ReplyError(WRONGTYPE);
+    return entry.value as ValueOfKind[K];
   }
 
   /** The value of `key` of `kind`, created empty when missing. */
-  getOrCreate<K extends "list" | "set" | "hash">(key: string, kind: K): Extract<Value, { kind: K }> {
+  getOrCreate<K extends "list" | "set" | "hash">(key: string, kind: K): ValueOfKind[K] {
     const existing = this.get(key, kind);
     if (existing !== undefined) return existing;
-    const value = (kind === "list" ? { kind, items: new Deque() } : kind === "set" ? { kind, members: new Set<string>() } : { kind, fields: new Map<string, string>() }) as Extract<Value, { kind: K }>;
+    const value = (kind === "list" ? { kind, items: new Deque() } : kind === "set" ? { kind, members: new Set<string>() } : { kind, fields: new Map<string, string>() }) as ValueOfKind[K];
     this.db.add(key, value);
     return value;
   }
@@ -98,7 +98,7 @@ export class Ctx {
 
   /** Deletes `key` if its aggregate became empty, as Redis does after every removal. */
   deleteIfEmpty(key: string, value: Value): void {
-    const size = value.kind === "list" ? value.items.length : value.kind === "set" ? value.members.size : value.kind === "hash" ? value.fields.size : 1;
+    const size = typeof value === "string" ? 1 : value.kind === "list" ? value.items.length : value.kind === "set" ? value.members.size : value.fields.size;
     if (size === 0) this.db.delete(key);
   }
 }

@@ -5,24 +5,52 @@
 import { assert } from "../machine.js";
 import type { Deque } from "./deque.js";
 
-/** A value of one of the four types this keyspace holds; strings are byte strings. */
-export type Value =
-  | { readonly kind: "string"; value: string }
-  | { readonly kind: "list"; readonly items: Deque }
-  | { readonly kind: "set"; readonly members: Set<string> }
-  | { readonly kind: "hash"; readonly fields: Map<string, string> };
+export interface ListValue {
+  readonly kind: "list";
+  readonly items: Deque;
+}
+export interface SetValue {
+  readonly kind: "set";
+  readonly members: Set<string>;
+}
+export interface HashValue {
+  readonly kind: "hash";
+  readonly fields: Map<string, string>;
+}
 
-export type ValueKind = Value["kind"];
+/**
+ * A value of one of the four types this keyspace holds. A string value is the (byte) string
+ * itself, not an object around it: most keys hold strings, and a wrapper would cost each of them
+ * an object header and two fields (40 bytes on a 64-bit V8). `kindOf` names the type.
+ */
+export type Value = string | ListValue | SetValue | HashValue;
 
+export type ValueKind = "string" | ListValue["kind"] | SetValue["kind"] | HashValue["kind"];
+
+/** The value type of each kind, for lookups that expect one. */
+export interface ValueOfKind {
+  string: string;
+  list: ListValue;
+  set: SetValue;
+  hash: HashValue;
+}
+
+/** The type of `value`, as TYPE names it. */
+export function kindOf(value: Value): ValueKind {
+  return typeof value === "string" ? "string" : value.kind;
+}
+
+/**
+ * One key. Every field costs 8 bytes per key (V8 without pointer compression), so only what most
+ * keys need is here: the hash slot is computed again from the key when the key goes, and expiry
+ * times live in the database's TTL index (`Db.expireAtMs`), as Redis keeps them in a dict of
+ * their own.
+ */
 export interface Entry {
   value: Value;
-  /** Absolute expiry time in ms on the node's clock, or null for no TTL. */
-  expireAtMs: number | null;
   /** Position in the scan order: set when the key is created, kept while it lives. */
   readonly seq: number;
-  /** The key's hash slot, computed once at creation; -1 when the database keeps no slot index. */
-  readonly slot: number;
-  /** The key itself, so that a slot's list can name its keys. */
+  /** The key itself, so that the scan order and a slot's list can name their keys. */
   readonly key: string;
   /** Neighbours in the slot's creation-order list (Redis 7.0 links dict entries the same way). */
   slotPrev: Entry | null;
@@ -50,17 +78,21 @@ export function isExpiredAt(expireAtMs: number | null, nowMs: number): boolean {
 export class Db {
   private readonly entries = new Map<string, Entry>();
 
-  /** Keys with a TTL, in no order, for uniform sampling; `ttlPos` is each key's index. */
+  /**
+   * Keys with a TTL, in no order, for uniform sampling, and their absolute expiry times in ms at
+   * the same index (an array of doubles: no boxed number per key); `ttlPos` is each key's index.
+   */
   private readonly ttlKeys: string[] = [];
+  private readonly ttlAtMs: number[] = [];
   private readonly ttlPos = new Map<string, number>();
 
   /**
-   * The scan order: keys by creation sequence, ascending, with null holes for deleted keys.
-   * Creation appends (sequences only grow), so the array stays sorted and a cursor — the last
-   * sequence returned — is found by binary search. Holes are compacted once they are half of it.
+   * The scan order: entries by creation sequence, ascending. A deleted key leaves a hole holding
+   * its sequence number, so the array stays sorted by sequence (an entry's is `seq`) and a cursor —
+   * the last sequence returned — is found by binary search. One slot per key, where keys and
+   * sequences in two arrays took two; holes are compacted once they are half of it.
    */
-  private scanKeys: (string | null)[] = [];
-  private scanSeqs: number[] = [];
+  private scanOrder: (Entry | number)[] = [];
   private scanHoles = 0;
   private nextSeq = 1;
 
@@ -92,21 +124,10 @@ export class Db {
   /** Creates `key` (which must not exist) with no TTL. */
   add(key: string, value: Value): Entry {
     assert(!this.entries.has(key), "add of an existing key");
-    const slot = this.slotOf === null ? -1 : this.slotOf(key);
-    const entry: Entry = { value, expireAtMs: null, seq: this.nextSeq++, slot, key, slotPrev: null, slotNext: null };
+    const entry: Entry = { value, seq: this.nextSeq++, key, slotPrev: null, slotNext: null };
     this.entries.set(key, entry);
-    this.scanKeys.push(key);
-    this.scanSeqs.push(entry.seq);
-    if (slot >= 0) {
-      const list = this.slotKeys.get(slot);
-      if (list === undefined) this.slotKeys.set(slot, { head: entry, tail: entry, size: 1 });
-      else {
-        entry.slotPrev = list.tail;
-        list.tail.slotNext = entry;
-        list.tail = entry;
-        list.size++;
-      }
-    }
+    this.scanOrder.push(entry);
+    if (this.slotOf !== null) this.linkToSlot(entry, this.slotOf(key));
     return entry;
   }
 
@@ -115,21 +136,21 @@ export class Db {
     const entry = this.entries.get(key);
     if (entry === undefined) return this.add(key, value);
     entry.value = value;
-    if (!keepTtl) this.setExpire(key, null);
+    if (!keepTtl) this.dropTtl(key);
     return entry;
   }
 
   delete(key: string): boolean {
     const entry = this.entries.get(key);
     if (entry === undefined) return false;
-    this.setExpire(key, null);
+    this.dropTtl(key);
     this.entries.delete(key);
     const at = this.scanIndexAfter(entry.seq - 1);
-    assert(this.scanSeqs[at] === entry.seq, "scan order lost a key");
-    this.scanKeys[at] = null;
+    assert(this.scanOrder[at] === entry, "scan order lost a key");
+    this.scanOrder[at] = entry.seq;
     this.scanHoles++;
-    if (this.scanHoles > 64 && this.scanHoles * 2 > this.scanKeys.length) this.compactScanOrder();
-    if (entry.slot >= 0) this.unlinkFromSlot(entry);
+    if (this.scanHoles > 64 && this.scanHoles * 2 > this.scanOrder.length) this.compactScanOrder();
+    if (this.slotOf !== null) this.unlinkFromSlot(entry, this.slotOf(key));
     return true;
   }
 
@@ -137,9 +158,9 @@ export class Db {
     const n = this.entries.size;
     this.entries.clear();
     this.ttlKeys.length = 0;
+    this.ttlAtMs.length = 0;
     this.ttlPos.clear();
-    this.scanKeys = [];
-    this.scanSeqs = [];
+    this.scanOrder = [];
     this.scanHoles = 0;
     this.slotKeys.clear();
     return n;
@@ -159,11 +180,23 @@ export class Db {
     return out;
   }
 
-  private unlinkFromSlot(entry: Entry): void {
-    const list = this.slotKeys.get(entry.slot);
+  private linkToSlot(entry: Entry, slot: number): void {
+    const list = this.slotKeys.get(slot);
+    if (list === undefined) {
+      this.slotKeys.set(slot, { head: entry, tail: entry, size: 1 });
+      return;
+    }
+    entry.slotPrev = list.tail;
+    list.tail.slotNext = entry;
+    list.tail = entry;
+    list.size++;
+  }
+
+  private unlinkFromSlot(entry: Entry, slot: number): void {
+    const list = this.slotKeys.get(slot);
     assert(list !== undefined, "slot index lost a slot");
     if (--list.size === 0) {
-      this.slotKeys.delete(entry.slot);
+      this.slotKeys.delete(slot);
       return;
     }
     if (entry.slotPrev === null) list.head = entry.slotNext as Entry;
@@ -179,23 +212,40 @@ export class Db {
     assert(this.slotOf !== null, "slot index queried on a keyspace created without slotOf");
   }
 
+  /** The absolute expiry time in ms of `key`, or null when it has no TTL (or does not exist). */
+  expireAtMs(key: string): number | null {
+    if (this.ttlKeys.length === 0) return null; // most databases: no lookup at all
+    const pos = this.ttlPos.get(key);
+    return pos === undefined ? null : (this.ttlAtMs[pos] as number);
+  }
+
   /** Sets or (with null) removes the TTL of existing `key`. */
   setExpire(key: string, expireAtMs: number | null): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return;
-    entry.expireAtMs = expireAtMs;
+    if (expireAtMs === null) return this.dropTtl(key);
+    if (!this.entries.has(key)) return;
     const pos = this.ttlPos.get(key);
-    if (expireAtMs === null && pos !== undefined) {
-      const last = this.ttlKeys.pop() as string;
-      if (last !== key) {
-        this.ttlKeys[pos] = last;
-        this.ttlPos.set(last, pos);
-      }
-      this.ttlPos.delete(key);
-    } else if (expireAtMs !== null && pos === undefined) {
-      this.ttlPos.set(key, this.ttlKeys.length);
-      this.ttlKeys.push(key);
+    if (pos !== undefined) {
+      this.ttlAtMs[pos] = expireAtMs;
+      return;
     }
+    this.ttlPos.set(key, this.ttlKeys.length);
+    this.ttlKeys.push(key);
+    this.ttlAtMs.push(expireAtMs);
+  }
+
+  /** Removes the TTL of `key`, if it has one: the last TTL key moves into its place. */
+  private dropTtl(key: string): void {
+    if (this.ttlKeys.length === 0) return;
+    const pos = this.ttlPos.get(key);
+    if (pos === undefined) return;
+    const last = this.ttlKeys.pop() as string;
+    const lastAtMs = this.ttlAtMs.pop() as number;
+    if (last !== key) {
+      this.ttlKeys[pos] = last;
+      this.ttlAtMs[pos] = lastAtMs;
+      this.ttlPos.set(last, pos);
+    }
+    this.ttlPos.delete(key);
   }
 
   /** How many keys have a TTL. */
@@ -213,7 +263,7 @@ export class Db {
   randomKey(rng: { next(): number }): string | undefined {
     if (this.entries.size === 0) return undefined;
     if (this.scanHoles > 0) this.compactScanOrder();
-    return this.scanKeys[Math.floor(rng.next() * this.scanKeys.length)] ?? undefined;
+    return (this.scanOrder[Math.floor(rng.next() * this.scanOrder.length)] as Entry).key;
   }
 
   /**
@@ -225,41 +275,37 @@ export class Db {
     const keys: string[] = [];
     let i = this.scanIndexAfter(cursor);
     let last = cursor;
-    while (i < this.scanKeys.length && keys.length < count) {
-      const key = this.scanKeys[i];
-      if (key !== null && key !== undefined) {
-        keys.push(key);
-        last = this.scanSeqs[i] as number;
+    while (i < this.scanOrder.length && keys.length < count) {
+      const e = this.scanOrder[i] as Entry | number;
+      if (typeof e !== "number") {
+        keys.push(e.key);
+        last = e.seq;
       }
       i++;
     }
-    return { keys, next: i >= this.scanKeys.length ? 0 : last };
+    return { keys, next: i >= this.scanOrder.length ? 0 : last };
   }
 
   /** Index of the first scan-order slot whose sequence is greater than `seq`. */
   private scanIndexAfter(seq: number): number {
     let lo = 0;
-    let hi = this.scanSeqs.length;
+    let hi = this.scanOrder.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.scanSeqs[mid] as number) <= seq) lo = mid + 1;
+      if (seqAt(this.scanOrder, mid) <= seq) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   private compactScanOrder(): void {
-    const keys: string[] = [];
-    const seqs: number[] = [];
-    for (let i = 0; i < this.scanKeys.length; i++) {
-      const key = this.scanKeys[i];
-      if (key !== null && key !== undefined) {
-        keys.push(key);
-        seqs.push(this.scanSeqs[i] as number);
-      }
-    }
-    this.scanKeys = keys;
-    this.scanSeqs = seqs;
+    this.scanOrder = this.scanOrder.filter((e) => typeof e !== "number");
     this.scanHoles = 0;
   }
+}
+
+/** The sequence at scan-order position `i`: the entry's, or the one a deleted key left there. */
+function seqAt(order: readonly (Entry | number)[], i: number): number {
+  const e = order[i] as Entry | number;
+  return typeof e === "number" ? e : e.seq;
 }

@@ -48,38 +48,44 @@ export const RESTORE_ERR = {
 /** Why a payload was refused: its footer (version or checksum), or its body. */
 export type PayloadProblem = "version-or-checksum" | "format";
 
+/** What loadPayload found: a value, or why there is none (a string value cannot say it). */
+export type Loaded = { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly problem: PayloadProblem };
+
 function lengthPrefixed(s: string): string {
   return u32LittleEndian(s.length) + s;
 }
 
 /** The payload of `value`: what DUMP replies and snapshots carry. */
 export function dumpPayload(value: Value): string {
-  let out: string;
-  switch (value.kind) {
-    case "string":
-      out = String.fromCharCode(TAG_STRING) + lengthPrefixed(value.value);
-      break;
-    case "list":
-      out = String.fromCharCode(TAG_LIST) + u32LittleEndian(value.items.length);
-      for (let i = 0; i < value.items.length; i++) out += lengthPrefixed(value.items.at(i) as string);
-      break;
-    case "set":
-      out = String.fromCharCode(TAG_SET) + u32LittleEndian(value.members.size);
-      for (const member of value.members) out += lengthPrefixed(member);
-      break;
-    case "hash":
-      out = String.fromCharCode(TAG_HASH) + u32LittleEndian(value.fields.size);
-      for (const [field, v] of value.fields) out += lengthPrefixed(field) + lengthPrefixed(v);
-      break;
-  }
-  out += String.fromCharCode(DUMP_FORMAT_VERSION & 0xff, DUMP_FORMAT_VERSION >>> 8);
+  const out = body(value) + String.fromCharCode(DUMP_FORMAT_VERSION & 0xff, DUMP_FORMAT_VERSION >>> 8);
   return out + crc64LittleEndian(out);
 }
 
+/** The type tag and body of `value`'s payload. */
+function body(value: Value): string {
+  if (typeof value === "string") return String.fromCharCode(TAG_STRING) + lengthPrefixed(value);
+  let out: string;
+  switch (value.kind) {
+    case "list":
+      out = String.fromCharCode(TAG_LIST) + u32LittleEndian(value.items.length);
+      for (let i = 0; i < value.items.length; i++) out += lengthPrefixed(value.items.at(i) as string);
+      return out;
+    case "set":
+      out = String.fromCharCode(TAG_SET) + u32LittleEndian(value.members.size);
+      for (const member of value.members) out += lengthPrefixed(member);
+      return out;
+    case "hash":
+      out = String.fromCharCode(TAG_HASH) + u32LittleEndian(value.fields.size);
+      for (const [field, v] of value.fields) out += lengthPrefixed(field) + lengthPrefixed(v);
+      return out;
+  }
+}
+
 /** The value in `payload`, freshly built (never shared with the payload's source), or why not. */
-export function loadPayload(payload: string): Value | PayloadProblem {
-  if (!footerChecksOut(payload)) return "version-or-checksum";
-  return parseBody(new Reader(payload, payload.length - FOOTER_BYTES)) ?? "format";
+export function loadPayload(payload: string): Loaded {
+  if (!footerChecksOut(payload)) return { ok: false, problem: "version-or-checksum" };
+  const value = parseBody(new Reader(payload, payload.length - FOOTER_BYTES));
+  return value === null ? { ok: false, problem: "format" } : { ok: true, value };
 }
 
 /** verifyDumpPayload, with our version: exactly ours, where Redis accepts any older RDB version. */
@@ -147,7 +153,7 @@ function parseBody(r: Reader): Value | null {
   switch (r.byte()) {
     case TAG_STRING: {
       const value = r.string();
-      return r.done() ? { kind: "string", value } : null;
+      return r.done() ? value : null;
     }
     case TAG_LIST: {
       const n = r.count(1);
@@ -232,9 +238,8 @@ function restore(ctx: Ctx): RespValue {
   if (!options.replace && ctx.lookup(key) !== undefined) fail(RESTORE_ERR.busyKey);
   const ttl = intArg(ctx.arg(2));
   if (ttl < 0n) fail(RESTORE_ERR.invalidTtl);
-  const value = loadPayload(ctx.arg(3));
-  if (value === "version-or-checksum") fail(RESTORE_ERR.versionOrChecksum);
-  if (value === "format") fail(RESTORE_ERR.badFormat);
+  const loaded = loadPayload(ctx.arg(3));
+  if (!loaded.ok) fail(loaded.problem === "format" ? RESTORE_ERR.badFormat : RESTORE_ERR.versionOrChecksum);
 
   // As dbDelete under REPLACE: an old key goes whether or not it has expired, without counting
   // as an expiry.
@@ -249,7 +254,7 @@ function restore(ctx: Ctx): RespValue {
     }
     return Resp.ok;
   }
-  ctx.db.add(key, value);
+  ctx.db.add(key, loaded.value);
   if (when !== 0n) {
     ctx.db.setExpire(key, Number(when));
     if (!options.absttl) {

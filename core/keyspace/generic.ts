@@ -4,7 +4,7 @@
 import { Resp, type RespValue } from "../resp/codec.js";
 import { bulk, byteStringToText, upperAscii } from "./bytes.js";
 import { type Ctx, ERR, type Handler, fail, intArg } from "./ctx.js";
-import { isExpiredAt } from "./db.js";
+import { isExpiredAt, kindOf } from "./db.js";
 import { globMatch } from "./glob.js";
 import { INT64_MAX, INT64_MIN } from "./numbers.js";
 import { intReply, invalidExpireTime } from "./strings.js";
@@ -65,9 +65,9 @@ function expireGeneric(ctx: Ctx, name: string, relative: boolean, unit: "s" | "m
   }
   if (when > INT64_MAX - basetime) invalidExpireTime(name);
   when += basetime;
-  const entry = ctx.lookup(key);
-  if (entry === undefined) return Resp.integer(0);
-  const current = entry.expireAtMs === null ? -1n : BigInt(entry.expireAtMs);
+  if (ctx.lookup(key) === undefined) return Resp.integer(0);
+  const expireAtMs = ctx.db.expireAtMs(key);
+  const current = expireAtMs === null ? -1n : BigInt(expireAtMs);
   if (flags.nx && current !== -1n) return Resp.integer(0);
   if (flags.xx && current === -1n) return Resp.integer(0);
   if (flags.gt && (when <= current || current === -1n)) return Resp.integer(0);
@@ -91,17 +91,17 @@ function expireGeneric(ctx: Ctx, name: string, relative: boolean, unit: "s" | "m
 
 /** TTL PTTL EXPIRETIME PEXPIRETIME: -2 for a missing key, -1 for no TTL. */
 function ttlGeneric(ctx: Ctx, unit: "s" | "ms", absolute: boolean): RespValue {
-  const entry = ctx.lookup(ctx.arg(1));
-  if (entry === undefined) return Resp.integer(-2);
-  if (entry.expireAtMs === null) return Resp.integer(-1);
-  const ms = absolute ? entry.expireAtMs : Math.max(0, entry.expireAtMs - ctx.nowMs);
+  const key = ctx.arg(1);
+  if (ctx.lookup(key) === undefined) return Resp.integer(-2);
+  const expireAtMs = ctx.db.expireAtMs(key);
+  if (expireAtMs === null) return Resp.integer(-1);
+  const ms = absolute ? expireAtMs : Math.max(0, expireAtMs - ctx.nowMs);
   return intReply(unit === "ms" ? ms : Math.floor((ms + 500) / 1000));
 }
 
 function persist(ctx: Ctx): RespValue {
   const key = ctx.arg(1);
-  const entry = ctx.lookup(key);
-  if (entry === undefined || entry.expireAtMs === null) return Resp.integer(0);
+  if (ctx.lookup(key) === undefined || ctx.db.expireAtMs(key) === null) return Resp.integer(0);
   ctx.db.setExpire(key, null);
   ctx.modified(key);
   return Resp.integer(1);
@@ -109,7 +109,7 @@ function persist(ctx: Ctx): RespValue {
 
 function type(ctx: Ctx): RespValue {
   const entry = ctx.lookup(ctx.arg(1));
-  return Resp.simple(entry === undefined ? "none" : entry.value.kind);
+  return Resp.simple(entry === undefined ? "none" : kindOf(entry.value));
 }
 
 function renameGeneric(ctx: Ctx, nx: boolean): RespValue {
@@ -122,7 +122,7 @@ function renameGeneric(ctx: Ctx, nx: boolean): RespValue {
     if (nx) return Resp.integer(0);
     ctx.db.delete(dst);
   }
-  const expireAtMs = entry.expireAtMs;
+  const expireAtMs = ctx.db.expireAtMs(src);
   ctx.db.delete(src);
   ctx.db.add(dst, entry.value);
   ctx.db.setExpire(dst, expireAtMs);
@@ -144,8 +144,7 @@ function keys(ctx: Ctx): RespValue {
   const pattern = ctx.arg(1);
   const out: RespValue[] = [];
   for (const key of ctx.db.keys()) {
-    const entry = ctx.db.peek(key);
-    if (entry === undefined || isExpiredAt(entry.expireAtMs, ctx.nowMs)) continue;
+    if (isExpiredAt(ctx.db.expireAtMs(key), ctx.nowMs)) continue;
     if (pattern === "*" || globMatch(pattern, key)) out.push(bulk(key));
   }
   return Resp.array(out);
@@ -184,7 +183,7 @@ function scan(ctx: Ctx): RespValue {
     if (pattern !== null && !globMatch(pattern, key)) continue;
     const entry = ctx.lookup(key);
     if (entry === undefined) continue;
-    if (typeName !== null && entry.value.kind !== typeName) continue;
+    if (typeName !== null && kindOf(entry.value) !== typeName) continue;
     out.push(bulk(key));
   }
   return Resp.array([bulk(String(page.next)), Resp.array(out)]);

@@ -153,18 +153,18 @@ export class Keyspace {
    * payload throws: a master or a migrating node sending garbage is a bug, not an input error.
    */
   restoreEntry(key: string, payload: string, expireAtMs: number | null, nowMs: number): boolean {
-    const value = loadPayload(payload);
-    assert(typeof value !== "string", `restoreEntry: payload refused (${String(value)})`);
+    const loaded = loadPayload(payload);
+    if (!loaded.ok) assert(false, `restoreEntry: payload refused (${loaded.problem})`);
     this.db.delete(key);
     if (isExpiredAt(expireAtMs, nowMs)) return false;
-    this.db.add(key, value);
+    this.db.add(key, loaded.value);
     this.db.setExpire(key, expireAtMs);
     return true;
   }
 
   private snapshotEntry(key: string): SnapshotEntry {
     const entry = this.db.peek(key) as Entry;
-    return { key, payload: dumpPayload(entry.value), expireAtMs: entry.expireAtMs };
+    return { key, payload: dumpPayload(entry.value), expireAtMs: this.db.expireAtMs(key) };
   }
 
   /** Runs one command. `args[0]` is its name in any case; every argument is a byte string. */
@@ -217,7 +217,7 @@ export class Keyspace {
       for (let i = 0; i < round && this.db.ttlCount > 0; i++) {
         const key = this.db.randomTtlKey(rng) as string;
         sampled++;
-        if (isExpiredAt(this.db.peek(key)?.expireAtMs ?? null, nowMs)) {
+        if (isExpiredAt(this.db.expireAtMs(key), nowMs)) {
           this.db.delete(key);
           this.expiredKeys++;
           roundExpired++;
@@ -233,7 +233,7 @@ export class Keyspace {
   /** Inspection for tests and checkers: the value and TTL of `key` without expiring it. */
   inspect(key: string): { readonly value: Value; readonly expireAtMs: number | null } | undefined {
     const entry = this.db.peek(key);
-    return entry === undefined ? undefined : { value: entry.value, expireAtMs: entry.expireAtMs };
+    return entry === undefined ? undefined : { value: entry.value, expireAtMs: this.db.expireAtMs(key) };
   }
 
   private context(args: readonly string[], nowMs: number): Ctx {

@@ -9,7 +9,7 @@
 import { Resp, type RespValue } from "../resp/codec.js";
 import { bulk, upperAscii } from "./bytes.js";
 import { type Ctx, ERR, type Handler, fail, intArg } from "./ctx.js";
-import { isExpiredAt } from "./db.js";
+import { isExpiredAt, kindOf } from "./db.js";
 import { clampToSafe, parseLongDouble, scaledCeilToInt64 } from "./numbers.js";
 
 export type ListEnd = "left" | "right";
@@ -183,7 +183,7 @@ export function tryServePop(ctx: Ctx, keys: readonly string[], end: ListEnd, str
     if (!strict) {
       // Serving a parked client must not expire keys on its own: a stale key is skipped.
       const entry = ctx.db.peek(key);
-      if (entry === undefined || isExpiredAt(entry.expireAtMs, ctx.nowMs) || entry.value.kind !== "list") continue;
+      if (entry === undefined || isExpiredAt(ctx.db.expireAtMs(key), ctx.nowMs) || kindOf(entry.value) !== "list") continue;
     }
     const list = ctx.get(key, "list");
     if (list === undefined || list.items.length === 0) continue;

@@ -61,7 +61,7 @@ function expireMs(ctx: Ctx, command: string, expire: NonNullable<ExpireOptions["
 
 function get(ctx: Ctx): RespValue {
   const v = ctx.get(ctx.arg(1), "string");
-  return v === undefined ? Resp.null : bulk(v.value);
+  return v === undefined ? Resp.null : bulk(v);
 }
 
 function set(ctx: Ctx): RespValue {
@@ -72,7 +72,7 @@ function set(ctx: Ctx): RespValue {
   const old = o.get ? get(ctx) : null;
   const found = ctx.lookup(key) !== undefined;
   if ((o.nx && found) || (o.xx && !found)) return old ?? Resp.null;
-  ctx.db.set(key, { kind: "string", value }, o.keepTtl);
+  ctx.db.set(key, value, o.keepTtl);
   ctx.modified(key);
   if (atMs !== null) {
     ctx.db.setExpire(key, atMs);
@@ -86,7 +86,7 @@ function set(ctx: Ctx): RespValue {
 function setnx(ctx: Ctx): RespValue {
   const key = ctx.arg(1);
   if (ctx.lookup(key) !== undefined) return Resp.integer(0);
-  ctx.db.set(key, { kind: "string", value: ctx.arg(2) }, false);
+  ctx.db.set(key, ctx.arg(2), false);
   ctx.modified(key);
   return Resp.integer(1);
 }
@@ -98,7 +98,7 @@ function getdel(ctx: Ctx): RespValue {
   ctx.db.delete(key);
   ctx.modified(key);
   ctx.rewrite = [["DEL", key]];
-  return bulk(v.value);
+  return bulk(v);
 }
 
 function getex(ctx: Ctx): RespValue {
@@ -107,7 +107,7 @@ function getex(ctx: Ctx): RespValue {
   const v = ctx.get(key, "string");
   if (v === undefined) return Resp.null;
   const atMs = o.expire === null ? null : expireMs(ctx, "getex", o.expire);
-  const reply = bulk(v.value);
+  const reply = bulk(v);
   const absolute = o.expire?.option === "EXAT" || o.expire?.option === "PXAT";
   if (atMs !== null && absolute && atMs <= ctx.nowMs) {
     ctx.db.delete(key);
@@ -117,7 +117,7 @@ function getex(ctx: Ctx): RespValue {
     ctx.db.setExpire(key, atMs);
     ctx.modified(key);
     ctx.rewrite = [["PEXPIREAT", key, String(atMs)]];
-  } else if (o.persist && ctx.db.peek(key)?.expireAtMs !== null) {
+  } else if (o.persist && ctx.db.expireAtMs(key) !== null) {
     ctx.db.setExpire(key, null);
     ctx.modified(key);
     ctx.rewrite = [["PERSIST", key]];
@@ -129,7 +129,7 @@ function mget(ctx: Ctx): RespValue {
   const out: RespValue[] = [];
   for (let i = 1; i < ctx.args.length; i++) {
     const entry = ctx.lookup(ctx.arg(i));
-    out.push(entry !== undefined && entry.value.kind === "string" ? bulk(entry.value.value) : Resp.null);
+    out.push(entry !== undefined && typeof entry.value === "string" ? bulk(entry.value) : Resp.null);
   }
   return Resp.array(out);
 }
@@ -142,7 +142,7 @@ function mset(ctx: Ctx): RespValue {
   if (ctx.args.length % 2 === 0) arityError("mset");
   for (let i = 1; i < ctx.args.length; i += 2) {
     ctx.lookup(ctx.arg(i)); // a stale key is expired (and propagated) before it is replaced
-    ctx.db.set(ctx.arg(i), { kind: "string", value: ctx.arg(i + 1) }, false);
+    ctx.db.set(ctx.arg(i), ctx.arg(i + 1), false);
     ctx.modified(ctx.arg(i));
   }
   return Resp.ok;
@@ -152,7 +152,7 @@ function msetnx(ctx: Ctx): RespValue {
   if (ctx.args.length % 2 === 0) arityError("msetnx");
   for (let i = 1; i < ctx.args.length; i += 2) if (ctx.lookup(ctx.arg(i)) !== undefined) return Resp.integer(0);
   for (let i = 1; i < ctx.args.length; i += 2) {
-    ctx.db.set(ctx.arg(i), { kind: "string", value: ctx.arg(i + 1) }, false);
+    ctx.db.set(ctx.arg(i), ctx.arg(i + 1), false);
     ctx.modified(ctx.arg(i));
   }
   return Resp.integer(1);
@@ -162,11 +162,11 @@ function msetnx(ctx: Ctx): RespValue {
 function incrDecr(ctx: Ctx, incr: bigint): RespValue {
   const key = ctx.arg(1);
   const v = ctx.get(key, "string");
-  const old = v === undefined ? 0n : parseInt64(v.value);
+  const old = v === undefined ? 0n : parseInt64(v);
   if (old === null) fail(ERR.notInteger);
   if ((incr < 0n && old < 0n && incr < INT64_MIN - old) || (incr > 0n && old > 0n && incr > INT64_MAX - old)) fail(ERR.overflow);
   const next = old + incr;
-  ctx.db.set(key, { kind: "string", value: next.toString() }, true);
+  ctx.db.set(key, next.toString(), true);
   ctx.modified(key);
   return intReply(next);
 }
@@ -174,13 +174,13 @@ function incrDecr(ctx: Ctx, incr: bigint): RespValue {
 function incrbyfloat(ctx: Ctx): RespValue {
   const key = ctx.arg(1);
   const v = ctx.get(key, "string");
-  const old = v === undefined ? parseLongDouble("0") : parseLongDouble(v.value);
+  const old = v === undefined ? parseLongDouble("0") : parseLongDouble(v);
   const incr = parseLongDouble(ctx.arg(2));
   if (old === null || incr === null) fail(ERR.notFloat);
   const sum = addLongDouble(old, incr);
   if (sum === null || sum.kind === "inf") fail(ERR.nanOrInfinity);
   const text = formatLongDoubleHuman(sum);
-  ctx.db.set(key, { kind: "string", value: text }, true);
+  ctx.db.set(key, text, true);
   ctx.modified(key);
   ctx.rewrite = [["SET", key, text, "KEEPTTL"]];
   return bulk(text);
@@ -204,17 +204,17 @@ function append(ctx: Ctx): RespValue {
   const v = ctx.get(key, "string");
   let value = tail;
   if (v !== undefined) {
-    checkStringLength(ctx, v.value.length, tail.length);
-    value = v.value + tail;
+    checkStringLength(ctx, v.length, tail.length);
+    value = v + tail;
   }
-  ctx.db.set(key, { kind: "string", value }, true);
+  ctx.db.set(key, value, true);
   ctx.modified(key);
   return Resp.integer(value.length);
 }
 
 function strlen(ctx: Ctx): RespValue {
   const v = ctx.get(ctx.arg(1), "string");
-  return Resp.integer(v === undefined ? 0 : v.value.length);
+  return Resp.integer(v === undefined ? 0 : v.length);
 }
 
 function getrange(ctx: Ctx): RespValue {
@@ -222,7 +222,7 @@ function getrange(ctx: Ctx): RespValue {
   let end = clampToSafe(intArg(ctx.arg(3)));
   const v = ctx.get(ctx.arg(1), "string");
   if (v === undefined) return bulk("");
-  const n = v.value.length;
+  const n = v.length;
   if (start < 0 && end < 0 && start > end) return bulk("");
   if (start < 0) start = n + start;
   if (end < 0) end = n + end;
@@ -230,7 +230,7 @@ function getrange(ctx: Ctx): RespValue {
   if (end < 0) end = 0;
   if (end >= n) end = n - 1;
   if (start > end || n === 0) return bulk("");
-  return bulk(v.value.slice(start, end + 1));
+  return bulk(v.slice(start, end + 1));
 }
 
 function setrange(ctx: Ctx): RespValue {
@@ -241,12 +241,12 @@ function setrange(ctx: Ctx): RespValue {
   const offset = clampToSafe(offsetBig);
   const v = ctx.get(key, "string");
   if (v === undefined && patch.length === 0) return Resp.integer(0);
-  if (v !== undefined && patch.length === 0) return Resp.integer(v.value.length);
+  if (v !== undefined && patch.length === 0) return Resp.integer(v.length);
   checkStringLength(ctx, offset, patch.length);
-  let value = v?.value ?? "";
+  let value = v ?? "";
   if (value.length < offset) value += "\0".repeat(offset - value.length);
   value = value.slice(0, offset) + patch + value.slice(offset + patch.length);
-  ctx.db.set(key, { kind: "string", value }, true);
+  ctx.db.set(key, value, true);
   ctx.modified(key);
   return Resp.integer(value.length);
 }

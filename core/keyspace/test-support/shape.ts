@@ -4,9 +4,8 @@ import type { Value } from "../db.js";
 
 export function shape(v: Value | undefined): unknown {
   if (v === undefined) return undefined;
+  if (typeof v === "string") return ["string", v];
   switch (v.kind) {
-    case "string":
-      return ["string", v.value];
     case "list":
       return ["list", v.items.toArray()];
     case "set":
