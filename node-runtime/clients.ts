@@ -81,7 +81,11 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** What the client port asks of the node it serves. */
 export interface ClientHandler {
-  request(client: ClientId, reqId: number, args: string[]): void;
+  /**
+   * One request. `nowMs` is the wall clock read once for the batch it arrived in (as Redis reads
+   * the time once per event loop turn, not per command): a clock read costs as much as a GET.
+   */
+  request(client: ClientId, reqId: number, args: string[], nowMs: number): void;
   closed(client: ClientId): void;
   /** The protocol the node's session for `client` speaks (2 until HELLO 3). */
   protocolOf(client: ClientId): Protocol;
@@ -112,7 +116,7 @@ interface Conn {
 
 /**
  * Output is coalesced, as Redis's reply buffers are: what the node answers while a connection's
- * input is being handled is encoded into one buffer and written once after the batch, and what
+ * input is being handled is encoded into one buffer and written once the turn's reads are done, and what
  * arrives at other times (replies released by an fsync, pub/sub messages to other clients) is
  * queued on its connection and written once per turn of the event loop. One `socket.write` per
  * batch instead of one per reply is most of the difference under pipelining.
@@ -128,6 +132,7 @@ export class ClientPort {
   /** Connections with `out` queued, written by `flushQueued` (scheduled once per turn). */
   private queued: Conn[] = [];
   private flushScheduled = false;
+  private immediateScheduled = false;
   /** The TLS port's listener, when there is one. */
   private readonly tlsServer: Server | null = null;
   private readonly limits: ClientLimits;
@@ -264,6 +269,7 @@ export class ClientPort {
     c.lastInteractionMs = this.clockMs;
     c.parser.feed(chunk);
     this.current = c;
+    const nowMs = Date.now();
     try {
       for (;;) {
         if (c.closing) return;
@@ -273,7 +279,7 @@ export class ClientPort {
         if (args === null) break;
         const blocking = c.subscriptions.request(args);
         const answeredBytes = this.writer.byteLength;
-        this.handler.request(c.id, c.reqIdNext++, args);
+        this.handler.request(c.id, c.reqIdNext++, args, nowMs);
         // A blocking command not answered at once waits: Redis's CLIENT_BLOCKED.
         if (blocking && this.writer.byteLength === answeredBytes) c.blocked = true;
       }
@@ -289,8 +295,30 @@ export class ClientPort {
         c.socket.destroy();
       }
     } finally {
-      this.flush(c);
+      if (c.closing) this.flush(c);
+      else this.defer(c);
       this.current = null;
+    }
+  }
+
+  /**
+   * Queues what `c`'s batch answered, to be written with every other connection's once this turn
+   * of the event loop has read every socket that was ready (setImmediate runs after the poll
+   * phase). Writing each connection's replies as soon as its batch ran woke the client's process
+   * once per connection; writing them back to back wakes it once, while it is still busy with
+   * the first. Measured with redis-benchmark, 50 clients: server CPU per request -P 1 6.3–7.1 →
+   * 5.2–5.5 µs, -P 16 1.48–1.69 → 1.38–1.47 µs.
+   */
+  private defer(c: Conn): void {
+    if (this.writer.byteLength === 0) return;
+    c.out.push(takeBuffer(this.writer));
+    if (c.out.length === 1) this.queued.push(c);
+    if (!this.immediateScheduled) {
+      this.immediateScheduled = true;
+      setImmediate(() => {
+        this.immediateScheduled = false;
+        this.flushQueued();
+      });
     }
   }
 
@@ -446,25 +474,54 @@ function takeBuffer(writer: RespWriter): Buffer {
   return out;
 }
 
-/** Arguments up to this long are decoded in JS (see `latin1`). */
-const LATIN1_LOOP_BYTES_MAX = 12;
+/**
+ * Arguments up to this long are decoded in JS (see `latin1`): measured, a loop of
+ * String.fromCharCode costs about 6–8 ns a byte, Buffer#toString("latin1") about 50 ns whatever the length.
+ */
+const LATIN1_LOOP_BYTES_MAX = 6;
+/** Arguments up to this long are interned (see `latin1`). */
+const INTERN_BYTES_MAX = 12;
+/**
+ * Short arguments decoded lately, in a small direct-mapped cache (a slot per length, first and
+ * last byte): what `latin1` hands out again when the bytes match.
+ */
+const INTERN_SLOTS = 256;
+const interned: string[] = Array.from({ length: INTERN_SLOTS }, () => "");
 
-/** A Buffer over the parser's current backing array, made again only when the parser grows it. */
+/** The Buffer over the parser's current bytes (the parser reuses one buffer while it can). */
 let latin1Of: Uint8Array | null = null;
 let latin1Buffer: Buffer = Buffer.alloc(0);
 
 /**
  * An argument as a byte string (core/keyspace/bytes.ts `bytesToByteString`), decoded straight from
  * the parser's buffer: Node's latin1 decoding maps each byte to the char of the same code.
+ *
+ * A short argument equal to the last one of its length is returned as that same string: command
+ * names and option words repeat request after request, and a string V8 has seen before carries
+ * its hash, so the command table's lookup does not hash it again, and no new string is made.
  */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= LATIN1_LOOP_BYTES_MAX) {
-    // Short arguments (command names, small keys and values): cheaper built char by char than
-    // through Buffer#toString's layers; V8 keeps strings this short flat.
-    let out = "";
-    for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i] as number);
+export function latin1(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > 0 && n <= INTERN_BYTES_MAX) {
+    const slot = (n * 31 + (bytes[start] as number) * 7 + (bytes[end - 1] as number)) & (INTERN_SLOTS - 1);
+    const last = interned[slot] as string;
+    let i = 0;
+    if (last.length === n) while (i < n && last.charCodeAt(i) === bytes[start + i]) i++;
+    if (i === n) return last;
+    let out: string;
+    if (n <= LATIN1_LOOP_BYTES_MAX) {
+      out = "";
+      for (let k = start; k < end; k++) out += String.fromCharCode(bytes[k] as number);
+    } else {
+      out = latin1Slice(bytes, start, end);
+    }
+    interned[slot] = out;
     return out;
   }
+  return latin1Slice(bytes, start, end);
+}
+
+function latin1Slice(bytes: Uint8Array, start: number, end: number): string {
   if (bytes !== latin1Of) {
     latin1Of = bytes;
     latin1Buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -114,7 +114,7 @@ export class NodeHost {
     );
     this.clients = new ClientPort(
       {
-        request: (client, reqId, args) => this.input({ kind: "client", client, reqId, req: { cmd: args } }),
+        request: (client, reqId, args, nowMs) => this.input({ kind: "client", client, reqId, req: { cmd: args } }, nowMs),
         closed: (client) => this.input({ kind: "client-closed", client }),
         protocolOf: (client) => this.node.clientProtocol(client),
         authRequired: (client) => this.node.clientAuthRequired(client),
@@ -163,10 +163,9 @@ export class NodeHost {
     this.log.flush();
   }
 
-  private input(input: Input<ClusterMsg, ClusterReq>): void {
+  private input(input: Input<ClusterMsg, ClusterReq>, nowMs = Date.now()): void {
     if (this.phase === "created") return;
     if (this.phase === "stopping" && input.kind !== "persisted") return;
-    const nowMs = Date.now();
     const effects = this.runner.step(input, nowMs);
     for (const e of effects) this.apply(e, nowMs);
   }

@@ -675,6 +675,7 @@ function helloServer(): { server: Server; replies: RespValue[] } {
   const replies: RespValue[] = [];
   const host = {
     settings: { names: () => [], get: () => undefined, set: () => "not here" },
+    requirepass: "",
     isReplica: () => false,
     emit: (e: { kind: string; value?: RespValue }) => {
       if (e.kind === "reply" && e.value !== undefined) replies.push(e.value);

@@ -95,6 +95,11 @@ export interface CommandEntry {
   readonly arity: number;
   /** COMMAND INFO's flags, in Redis's order ("write", "readonly", "fast", "movablekeys", …). */
   readonly flags: readonly string[];
+  /** The top-level command's name: "cluster" for "cluster|nodes". */
+  readonly root: string;
+  /** Whether `flags` has "write" / "readonly": asked on every request, so kept as booleans. */
+  readonly writes: boolean;
+  readonly readOnly: boolean;
   /** Legacy key positions (COMMAND INFO's first, last, step): 0, 0, 0 without keys. */
   readonly firstKey: number;
   readonly lastKey: number;
@@ -729,6 +734,9 @@ function entryOf(
     name,
     arity: core.arity,
     flags: core.flags,
+    root: name.split("|")[0] as string,
+    writes: core.flags.includes("write"),
+    readOnly: core.flags.includes("readonly"),
     firstKey: core.firstKey,
     lastKey: core.lastKey,
     step: core.step,
@@ -949,6 +957,15 @@ function parseSynopsis(text: string): readonly DocArg[] {
 /** Every top-level command the node serves, by lower-case name, in alphabetical order. */
 export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = buildTable();
 
+/**
+ * The table again under each name in lower and in upper case, the spellings clients send
+ * ("get" from ioredis and node-redis, "GET" from redis-cli and redis-benchmark): found without
+ * lower-casing a copy of the name on every request. Other spellings take the lower-case path.
+ */
+const BY_EXACT_CASE: ReadonlyMap<string, CommandEntry> = new Map(
+  [...COMMAND_TABLE].flatMap(([name, e]) => [[name, e] as const, [name.toUpperCase(), e] as const]),
+);
+
 /** Redis's arity rule. */
 function arityOk(arity: number, argc: number): boolean {
   return arity > 0 ? argc === arity : argc >= -arity;
@@ -956,7 +973,8 @@ function arityOk(arity: number, argc: number): boolean {
 
 /** server.c's lookupCommand (not strict): a container's subcommand when there is a second argument. */
 function findCommand(args: readonly string[]): CommandEntry | undefined {
-  const base = COMMAND_TABLE.get((args[0] ?? "").toLowerCase());
+  const name = args[0] ?? "";
+  const base = BY_EXACT_CASE.get(name) ?? COMMAND_TABLE.get(name.toLowerCase());
   if (base?.subcommands === undefined || args.length === 1) return base;
   return base.subcommands.get((args[1] as string).toLowerCase());
 }
@@ -1024,7 +1042,7 @@ function migrateKeyIndexes(args: readonly string[]): readonly number[] {
 
 /** Whether the command writes (its "write" flag). */
 export function isWrite(entry: CommandEntry): boolean {
-  return entry.flags.includes("write");
+  return entry.writes;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1246,6 +1246,9 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
       get settings() {
         return node.settings();
       },
+      get requirepass() {
+        return node.config.requirepass;
+      },
       emit: (e) => {
         this.fx.push(e);
       },
@@ -1271,8 +1274,8 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     const o = this.owner[slot] ?? null;
     if (o === null) return Resp.error("CLUSTERDOWN Hash slot not served");
     if (this.state === "fail") return Resp.error("CLUSTERDOWN The cluster is down");
-    const migratingTo = o === this.myself ? this.migrating.get(slot) : undefined;
-    const importing = this.importing.has(slot);
+    const migratingTo = o === this.myself && this.migrating.size > 0 ? this.migrating.get(slot) : undefined;
+    const importing = this.importing.size > 0 && this.importing.has(slot);
     // MIGRATE runs where the slot is migrating or importing, whatever keys are left (Redis's exception).
     if (migrate && (migratingTo !== undefined || importing)) return null;
     if (migratingTo !== undefined || importing) {

@@ -262,6 +262,11 @@ export class PubSub {
    * Classic subscriptions (channels + patterns) the client holds. A RESP2 client is in subscribed
    * mode while `count + shardCount > 0`.
    */
+  /** Whether any client has a subscription of any kind. */
+  get hasSubscribers(): boolean {
+    return this.clients.size > 0;
+  }
+
   count(client: ClientId): number {
     const subs = this.clients.get(client);
     return subs === undefined ? 0 : countOf(subs, "channel");

@@ -66,6 +66,9 @@ class FakeSettings implements Settings {
 /** The node as the server sees it: verdicts and flags set by the test, everything recorded. */
 class FakeHost implements ServerHost {
   readonly settings = new FakeSettings();
+  get requirepass(): string {
+    return this.settings.get("requirepass") ?? "";
+  }
   readonly effects: ClientEffect[] = [];
   readonly routed: { slot: number; keys: string[]; write: boolean; asking: boolean }[] = [];
   readonly published: [string, string, boolean][] = [];

@@ -104,6 +104,8 @@ export interface ServerHost {
   requestAcks(): void;
   /** The host's settings the CONFIG command exposes. */
   readonly settings: Settings;
+  /** requirepass as it is now ("": none); read on every request, so not through `settings`. */
+  readonly requirepass: string;
   /** Replies, pushes and closes leave through here. */
   emit(effect: ClientEffect): void;
 }
@@ -238,8 +240,9 @@ export class Server {
 
   /** Whether `client` must still AUTH (requirepass set, not authenticated): hosts apply Redis's pre-AUTH request limits. */
   authRequiredFor(client: ClientId): boolean {
+    if (this.host.requirepass === "") return false; // sessions made without one start authenticated
     const s = this.sessions.get(client);
-    return s === undefined ? (this.host.settings.get("requirepass") ?? "") !== "" : this.authRequired(s);
+    return s === undefined ? this.host.requirepass !== "" : this.authRequired(s);
   }
 
   /** The RESP protocol `client` negotiated with HELLO (2 until then): how the host encodes its replies. */
@@ -377,7 +380,7 @@ export class Server {
   private session(client: ClientId, nowMs: number): Session {
     let s = this.sessions.get(client);
     if (s === undefined) {
-      s = new Session(client, this.clientNumNext++, nowMs, (this.host.settings.get("requirepass") ?? "") === "");
+      s = new Session(client, this.clientNumNext++, nowMs, this.host.requirepass === "");
       this.sessions.set(client, s);
       this.connectionsReceived += 1;
     }
@@ -396,18 +399,18 @@ export class Server {
    * refusal discards it.
    */
   private run(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
-    this.runCommand(s, reqId, args, nowMs);
+    const found = lookupCommand(args);
+    this.runCommand(s, reqId, found, args, nowMs);
     // resetClient: ASKING lasts for the next command, or a whole transaction.
-    if (s.multi === null && (args[0] ?? "").toLowerCase() !== "asking") s.asking = false;
+    if (s.multi === null && ("error" in found || found.entry.name !== "asking")) s.asking = false;
   }
 
-  private runCommand(s: Session, reqId: number, args: readonly string[], nowMs: number): void {
+  private runCommand(s: Session, reqId: number, found: ReturnType<typeof lookupCommand>, args: readonly string[], nowMs: number): void {
     this.commandsProcessed += 1;
     s.lastCommandMs = nowMs;
-    const found = lookupCommand(args);
     if ("error" in found) return this.refuse(s, reqId, found.error);
     const entry = found.entry;
-    const name = entry.name.split("|")[0] as string;
+    const name = entry.root;
     s.lastCommand = entry.name;
     if (this.authRequired(s) && !NO_AUTH.has(name)) return this.refuse(s, reqId, err("NOAUTH Authentication required."));
     if (name === "exec") {
@@ -456,11 +459,12 @@ export class Server {
 
   /** authRequired: the default user has a password and this connection has not authenticated. */
   private authRequired(s: Session): boolean {
-    return !s.authenticated && (this.host.settings.get("requirepass") ?? "") !== "";
+    return !s.authenticated && this.host.requirepass !== "";
   }
 
   /** CLIENT_PUBSUB: the connection has a subscription of any kind. */
   private subscribed(s: Session): boolean {
+    if (!this.pubsub.hasSubscribers) return false; // most nodes, most of the time
     return this.pubsub.count(s.id) + this.pubsub.shardCount(s.id) > 0;
   }
 
@@ -596,7 +600,7 @@ export class Server {
   }
 
   private account(entry: CommandEntry, r: Result): void {
-    if (!entry.flags.includes("readonly") || entry.firstKey === 0) return;
+    if (!entry.readOnly || entry.firstKey === 0) return;
     if (r.reply.type === "null" || (r.reply.type === "integer" && r.reply.value === 0 && entry.name === "exists")) this.keyspaceMisses += 1;
     else if (r.reply.type !== "error") this.keyspaceHits += 1;
   }
@@ -707,6 +711,7 @@ export class Server {
    * saw it already expired and now sees it removed, which is no logical change.
    */
   private touch(key: string): void {
+    if (this.watchers.size === 0) return;
     const set = this.watchers.get(key);
     if (set === undefined) return;
     const removed = this.repl.data.inspect(key) === undefined;
@@ -781,6 +786,7 @@ export class Server {
    * first of its keys holding a list (serveClientsBlockedOnListKey).
    */
   private serveBlocked(keys: readonly string[], nowMs: number): void {
+    if (this.blockedOnKey.size === 0) return;
     const queue = [...keys];
     for (let i = 0; i < queue.length; i++) {
       const key = queue[i] as string;
@@ -844,12 +850,12 @@ export class Server {
     s.asking = false;
     s.name = "";
     s.proto = 2;
-    s.authenticated = (this.host.settings.get("requirepass") ?? "") === "";
+    s.authenticated = this.host.requirepass === "";
   }
 
   private auth(s: Session, args: readonly string[]): RespValue {
     if (args.length > 2) return err("ERR syntax error");
-    const pass = this.host.settings.get("requirepass") ?? "";
+    const pass = this.host.requirepass;
     const [user, given] = args.length === 2 ? [args[0] as string, args[1] as string] : ["default", args[0] as string];
     if (args.length === 1 && pass === "") return err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     if (user === "default" && (pass === "" || given === pass)) {

@@ -38,15 +38,23 @@ export interface KeyspaceLimits {
   readonly stringBytesMax: number;
 }
 
+/** Touched keys searched in an array up to this many; a Set takes over beyond. */
+const TOUCHED_SCAN_MAX = 8;
+
 export class Ctx {
   /** Changes to the dataset, counted as Redis's server.dirty counts them. */
   dirty = 0;
   /** What to propagate instead of the command itself; null propagates `args` when dirty. */
   rewrite: (readonly string[])[] | null = null;
-  /** Keys this command modified (WATCH would be invalidated on them), in order, once each. */
-  readonly touched = new Set<string>();
-  /** Keys lazy expiry deleted during this command: each is propagated as DEL before it. */
-  readonly expired: string[] = [];
+  /**
+   * Keys this command modified (WATCH would be invalidated on them), in order, once each. Most
+   * commands touch one key, so this is an array searched linearly, with a Set beside it only
+   * once it grows past TOUCHED_SCAN_MAX keys (MSET, DEL of many keys, FLUSHALL).
+   */
+  readonly touched: string[] = [];
+  private touchedSet: Set<string> | null = null;
+  /** Keys lazy expiry deleted during this command (each propagates as DEL before it); null: none. */
+  expired: string[] | null = null;
 
   constructor(
     readonly db: Db,
@@ -55,6 +63,20 @@ export class Ctx {
     readonly limits: KeyspaceLimits,
     private readonly onExpired: (key: string) => void,
   ) {}
+
+  /** Adds `key` to the touched keys unless it is there already. */
+  touch(key: string): void {
+    const set = this.touchedSet;
+    if (set !== null) {
+      if (set.has(key)) return;
+      set.add(key);
+    } else if (this.touched.includes(key)) {
+      return;
+    } else if (this.touched.length >= TOUCHED_SCAN_MAX) {
+      this.touchedSet = new Set(this.touched).add(key);
+    }
+    this.touched.push(key);
+  }
 
   /** Argument `i`; arity has been checked, so it exists. */
   arg(i: number): string {
@@ -67,8 +89,8 @@ export class Ctx {
     if (entry === undefined) return undefined;
     if (!isExpiredAt(this.db.expireAtMs(key), this.nowMs)) return entry;
     this.db.delete(key);
-    this.expired.push(key);
-    this.touched.add(key);
+    (this.expired ??= []).push(key);
+    this.touch(key);
     this.onExpired(key);
     return undefined;
   }
@@ -93,7 +115,7 @@ export class Ctx {
   /** Records a modification of `key` worth `dirty` changes. */
   modified(key: string, dirty = 1): void {
     this.dirty += dirty;
-    this.touched.add(key);
+    this.touch(key);
   }
 
   /** Deletes `key` if its aggregate became empty, as Redis does after every removal. */

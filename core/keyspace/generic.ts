@@ -127,14 +127,14 @@ function renameGeneric(ctx: Ctx, nx: boolean): RespValue {
   ctx.db.add(dst, entry.value);
   ctx.db.setExpire(dst, expireAtMs);
   ctx.modified(src);
-  ctx.touched.add(dst);
+  ctx.touch(dst);
   return nx ? Resp.integer(1) : Resp.ok;
 }
 
 function flush(ctx: Ctx): RespValue {
   const opt = ctx.args.length === 2 ? upperAscii(ctx.arg(1)) : null;
   if (ctx.args.length > 2 || (opt !== null && opt !== "ASYNC" && opt !== "SYNC")) fail(ERR.syntax);
-  for (const key of ctx.db.keys()) ctx.touched.add(key);
+  for (const key of ctx.db.keys()) ctx.touch(key);
   ctx.dirty += ctx.db.clear();
   ctx.rewrite = [[...ctx.args]]; // always propagated, even when the database was empty
   return Resp.ok;

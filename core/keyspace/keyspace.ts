@@ -6,7 +6,7 @@
 import { assert } from "../machine.js";
 import { Resp, type RespValue } from "../resp/codec.js";
 import { byteStringToText } from "./bytes.js";
-import { COMMANDS, arityOk } from "./commands.js";
+import { COMMANDS, type CommandSpec, arityOk } from "./commands.js";
 import { Ctx, type Handler, type KeyspaceLimits, ReplyError } from "./ctx.js";
 import { Db, type Entry, type SlotOf, type Value, isExpiredAt } from "./db.js";
 import { DUMP_COMMANDS, dumpPayload, loadPayload } from "./dump.js";
@@ -59,6 +59,25 @@ export interface SnapshotEntry {
 }
 
 const HANDLERS: ReadonlyMap<string, Handler> = new Map(Object.entries({ ...STRING_COMMANDS, ...GENERIC_COMMANDS, ...LIST_COMMANDS, ...SET_COMMANDS, ...HASH_COMMANDS, ...DUMP_COMMANDS }));
+
+/**
+ * What exec needs of a command, found in one lookup: its spec and its handler (null for BLPOP
+ * and BRPOP, which exec runs itself). Keyed by the lower- and the upper-case name, the spellings
+ * clients send, so most requests need no lower-cased copy of the name.
+ */
+interface Runnable {
+  readonly name: string;
+  readonly spec: CommandSpec;
+  readonly handler: Handler | null;
+}
+const RUNNABLE: ReadonlyMap<string, Runnable> = new Map(
+  [...COMMANDS].flatMap(([name, spec]) => {
+    const handler = HANDLERS.get(name) ?? null;
+    if (handler === null && name !== "blpop" && name !== "brpop") return [];
+    const r: Runnable = { name, spec, handler };
+    return [[name, r] as const, [name.toUpperCase(), r] as const];
+  }),
+);
 
 /**
  * Redis 7's reply to a command it does not know: the name and then the arguments quoted, 128
@@ -169,20 +188,21 @@ export class Keyspace {
 
   /** Runs one command. `args[0]` is its name in any case; every argument is a byte string. */
   exec(args: readonly string[], nowMs: number): Result {
-    const name = (args[0] ?? "").toLowerCase();
-    const spec = COMMANDS.get(name);
-    if (spec === undefined || (!HANDLERS.has(name) && name !== "blpop" && name !== "brpop")) return quiet(unknownCommandError(args));
+    const first = args[0] ?? "";
+    const cmd = RUNNABLE.get(first) ?? RUNNABLE.get(first.toLowerCase());
+    if (cmd === undefined) return quiet(unknownCommandError(args));
+    const spec = cmd.spec;
     if (!arityOk(spec, args.length)) return quiet(Resp.error(`ERR wrong number of arguments for '${spec.name}' command`));
     const ctx = this.context(args, nowMs);
     let reply: RespValue;
     let block: BlockOn | null = null;
     try {
-      if (name === "blpop" || name === "brpop") {
-        const r = blockingPop(ctx, name === "blpop" ? "left" : "right");
+      if (cmd.handler === null) {
+        const r = blockingPop(ctx, cmd.name === "blpop" ? "left" : "right");
         reply = r.reply;
         block = r.block;
       } else {
-        reply = (HANDLERS.get(name) as Handler)(ctx);
+        reply = cmd.handler(ctx);
       }
     } catch (e) {
       if (!(e instanceof ReplyError)) throw e;
@@ -244,7 +264,7 @@ export class Keyspace {
 }
 
 function quiet(reply: RespValue): Result {
-  return { reply, dirty: 0, propagate: [], touched: [] };
+  return { reply, dirty: 0, propagate: NOTHING, touched: NOTHING };
 }
 
 /**
@@ -253,7 +273,10 @@ function quiet(reply: RespValue): Result {
  * database sets `rewrite` with no dirty count).
  */
 function finish(ctx: Ctx, reply: RespValue): Result {
-  const propagate: (readonly string[])[] = ctx.expired.map((key) => ["DEL", key]);
-  propagate.push(...(ctx.rewrite ?? (ctx.dirty > 0 ? [ctx.args] : [])));
-  return { reply, dirty: ctx.dirty, propagate, touched: [...ctx.touched] };
+  const own = ctx.rewrite ?? (ctx.dirty > 0 ? [ctx.args] : NOTHING);
+  const propagate = ctx.expired === null ? own : [...ctx.expired.map((key) => ["DEL", key]), ...own];
+  return { reply, dirty: ctx.dirty, propagate, touched: ctx.touched };
 }
+
+/** No commands, no keys: shared by every Result that has none (nobody mutates a Result). */
+const NOTHING: readonly never[] = Object.freeze([]);

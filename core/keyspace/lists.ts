@@ -145,7 +145,7 @@ function ltrim(ctx: Ctx): RespValue {
   const removed = n - kept.length;
   list.items.replaceAll(kept);
   ctx.dirty += removed;
-  ctx.touched.add(key);
+  ctx.touch(key);
   ctx.deleteIfEmpty(key, list);
   return Resp.ok;
 }

@@ -67,6 +67,13 @@ function get(ctx: Ctx): RespValue {
 function set(ctx: Ctx): RespValue {
   const key = ctx.arg(1);
   const value = ctx.arg(2);
+  if (ctx.args.length === 3) {
+    // No options, the common case: the general path below with every option off.
+    ctx.lookup(key);
+    ctx.db.set(key, value, false);
+    ctx.modified(key);
+    return Resp.ok;
+  }
   const o = parseStringOptions(ctx, 3, true);
   const atMs = o.expire === null ? null : expireMs(ctx, "set", o.expire);
   const old = o.get ? get(ctx) : null;
