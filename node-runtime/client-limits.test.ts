@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CLIENT_LIMITS_DEFAULT, outputLimitVerdict, Subscriptions } from "./clients.js";
+import { CLIENT_LIMITS_DEFAULT, outputLimitVerdict } from "./clients.js";
 
 describe("client-output-buffer-limit pubsub (Redis's checkClientOutputBufferLimits)", () => {
   const limit = { hardBytes: 1000, softBytes: 100, softSeconds: 2 };
@@ -32,40 +32,5 @@ describe("client-output-buffer-limit pubsub (Redis's checkClientOutputBufferLimi
 
   it("defaults to Redis's pubsub 32mb 8mb 60", () => {
     expect(CLIENT_LIMITS_DEFAULT.pubsub).toEqual({ hardBytes: 32 * 1024 * 1024, softBytes: 8 * 1024 * 1024, softSeconds: 60 });
-  });
-});
-
-describe("Subscriptions: a client's pub/sub class and blocking commands, from its requests", () => {
-  it("follows SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE and their UNSUBSCRIBEs, in any case", () => {
-    const s = new Subscriptions();
-    expect(s.active).toBe(false);
-    s.request(["subscribe", "a", "b"]);
-    s.request(["PSUBSCRIBE", "n*"]);
-    s.request(["SSubscribe", "{x}y"]);
-    expect(s.active).toBe(true);
-    s.request(["UNSUBSCRIBE", "a"]);
-    s.request(["punsubscribe"]);
-    s.request(["sunsubscribe", "{x}y"]);
-    expect(s.active).toBe(true); // b is left
-    s.request(["unsubscribe", "b", "never-subscribed"]);
-    expect(s.active).toBe(false);
-  });
-
-  it("counts a channel subscribed twice once, and clears everything on RESET", () => {
-    const s = new Subscriptions();
-    s.request(["SUBSCRIBE", "a", "a"]);
-    s.request(["UNSUBSCRIBE", "a"]);
-    expect(s.active).toBe(false);
-    s.request(["SUBSCRIBE", "a"]);
-    s.request(["PSUBSCRIBE", "*"]);
-    s.request(["RESET"]);
-    expect(s.active).toBe(false);
-  });
-
-  it("says which requests are blocking commands (BLPOP, BRPOP, WAIT), and nothing else changes the class", () => {
-    const s = new Subscriptions();
-    expect(["BLPOP", "brpop", "WAIT"].map((c) => s.request([c, "k", "0"]))).toEqual([true, true, true]);
-    expect(["GET", "LPOP", "PUBLISH", "SPUBLISH", "SUNION", "WATCH", "PING"].map((c) => s.request([c, "k"]))).toEqual([false, false, false, false, false, false, false]);
-    expect(s.active).toBe(false);
   });
 });

@@ -21,7 +21,6 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, TLSSocket } from "node:tls";
 import type { ClientId } from "../core/machine.js";
 import { Resp, RequestParser, RespWriter, type Protocol, type RespValue } from "../core/resp/codec.js";
-import { COMMAND_TABLE } from "../core/cluster/command-table.js";
 import type { NodeLog } from "./log.js";
 import { type LoadedTls, opensslReason } from "./tls.js";
 
@@ -91,6 +90,10 @@ export interface ClientHandler {
   protocolOf(client: ClientId): Protocol;
   /** Whether `client` must still authenticate (requirepass): its requests get Redis's pre-AUTH limits. */
   authRequired(client: ClientId): boolean;
+  /** Whether `client` is subscribed to anything (the pubsub output class; `timeout` spares it). */
+  subscribed(client: ClientId): boolean;
+  /** Whether `client` waits in a blocking command (`timeout` spares it). */
+  blocked(client: ClientId): boolean;
 }
 
 interface Conn {
@@ -106,10 +109,6 @@ interface Conn {
   paused: boolean;
   /** Last read or write (ms, on the sweep's coarse clock), for `timeout`. */
   lastInteractionMs: number;
-  /** What the client subscribed to, as its requests say (Redis's CLIENT_PUBSUB when not empty). */
-  readonly subscriptions: Subscriptions;
-  /** A blocking command (BLPOP, WAIT) is waiting for its reply: exempt from `timeout`, as in Redis. */
-  blocked: boolean;
   /** Since when the output has been at or above the pubsub soft limit (ms), or null. */
   softLimitSinceMs: number | null;
 }
@@ -245,7 +244,7 @@ export class ClientPort {
       socket.destroy(); // closed before we saw it
       return;
     }
-    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser({}, latin1), out: [], reqIdNext: 1, closing: false, paused: false, lastInteractionMs: this.clockMs, subscriptions: new Subscriptions(), blocked: false, softLimitSinceMs: null };
+    const c: Conn = { id: `${ip}:${port}`, socket, parser: new RequestParser({}, latin1), out: [], reqIdNext: 1, closing: false, paused: false, lastInteractionMs: this.clockMs, softLimitSinceMs: null };
     this.conns.set(c.id, c);
     this.log.event("info", "client-connect", { client: c.id });
     if (!(socket instanceof TLSSocket)) socket.once("data", (chunk: Buffer) => this.refuseTlsOnPlainPort(c, chunk));
@@ -277,11 +276,7 @@ export class ClientPort {
         c.parser.authRequired = this.handler.authRequired(c.id);
         const args = c.parser.next();
         if (args === null) break;
-        const blocking = c.subscriptions.request(args);
-        const answeredBytes = this.writer.byteLength;
         this.handler.request(c.id, c.reqIdNext++, args, nowMs);
-        // A blocking command not answered at once waits: Redis's CLIENT_BLOCKED.
-        if (blocking && this.writer.byteLength === answeredBytes) c.blocked = true;
       }
       const error = c.parser.error;
       if (error !== null) {
@@ -376,7 +371,7 @@ export class ClientPort {
     this.clockMs = Date.now();
     const idleMsMax = this.limits.idleTimeoutS * 1000;
     for (const c of this.conns.values()) {
-      if (c.closing || c.blocked || c.subscriptions.active || this.clockMs - c.lastInteractionMs <= idleMsMax) continue;
+      if (c.closing || this.clockMs - c.lastInteractionMs <= idleMsMax || this.handler.blocked(c.id) || this.handler.subscribed(c.id)) continue;
       this.log.event("info", "client-idle-timeout", { client: c.id, idleS: this.limits.idleTimeoutS });
       c.closing = true;
       c.socket.destroy();
@@ -386,9 +381,7 @@ export class ClientPort {
   private checkOutput(c: Conn): void {
     const pending = c.socket.writableLength;
     c.lastInteractionMs = this.clockMs;
-    // Output outside the client's own input batch is what a blocked command was waiting for.
-    if (c !== this.current) c.blocked = false;
-    if (c.subscriptions.active && this.checkPubsubOutput(c, pending)) return;
+    if ((pending > 0 || c.softLimitSinceMs !== null) && this.handler.subscribed(c.id) && this.checkPubsubOutput(c, pending)) return;
     if (pending > OUTPUT_BYTES_MAX) {
       this.log.event("warn", "client-output-limit", { client: c.id, bytes: pending });
       c.closing = true;
@@ -413,53 +406,6 @@ export function outputLimitVerdict(limit: OutputBufferLimit, bytes: number, nowM
 }
 
 /** Commands that can leave a client waiting for its reply (Redis's CLIENT_BLOCKED): the "blocking" flag, and WAIT. */
-const BLOCKING_COMMANDS: ReadonlySet<string> = new Set([...[...COMMAND_TABLE.values()].filter((e) => e.flags.includes("blocking")).map((e) => e.name), "wait"]);
-
-/** Each UNSUBSCRIBE form and the SUBSCRIBE it undoes. */
-const UNSUBSCRIBES = { unsubscribe: "subscribe", punsubscribe: "psubscribe", sunsubscribe: "ssubscribe" } as const;
-
-/**
- * A client's subscriptions as its requests say: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE add,
- * their UNSUBSCRIBE forms remove (all of that kind without arguments), RESET clears. Observed
- * rather than asked: the node does not tell the host yet (see README), so a SUBSCRIBE the node
- * refuses (NOAUTH, inside MULTI) still counts.
- */
-export class Subscriptions {
-  private readonly sets = { subscribe: new Set<string>(), psubscribe: new Set<string>(), ssubscribe: new Set<string>() };
-
-  /** Whether the client is subscribed to anything (Redis's pubsub class). */
-  get active(): boolean {
-    return this.sets.subscribe.size + this.sets.psubscribe.size + this.sets.ssubscribe.size > 0;
-  }
-
-  /** Follows one request; returns whether it is a blocking command. */
-  request(args: readonly string[]): boolean {
-    const name = args[0];
-    // The names followed are 4 (WAIT) to 12 (PUNSUBSCRIBE) letters: most requests stop here.
-    if (name === undefined || name.length < 4 || name.length > 12) return false;
-    const lower = name.toLowerCase();
-    switch (lower) {
-      case "subscribe":
-      case "psubscribe":
-      case "ssubscribe":
-        for (let i = 1; i < args.length; i++) this.sets[lower].add(args[i] as string);
-        return false;
-      case "unsubscribe":
-      case "punsubscribe":
-      case "sunsubscribe": {
-        const set = this.sets[UNSUBSCRIBES[lower]];
-        if (args.length === 1) set.clear();
-        for (let i = 1; i < args.length; i++) set.delete(args[i] as string);
-        return false;
-      }
-      case "reset":
-        for (const set of Object.values(this.sets)) set.clear();
-        return false;
-      default:
-        return BLOCKING_COMMANDS.has(lower);
-    }
-  }
-}
 
 /**
  * What `writer` holds, copied into a Buffer, and the writer cleared. Small Buffers come from

@@ -118,6 +118,8 @@ export class NodeHost {
         closed: (client) => this.input({ kind: "client-closed", client }),
         protocolOf: (client) => this.node.clientProtocol(client),
         authRequired: (client) => this.node.clientAuthRequired(client),
+        subscribed: (client) => this.node.clientSubscribed(client),
+        blocked: (client) => this.node.clientBlocked(client),
       },
       this.log,
       { ...(options.clientPort ?? { limits: CLIENT_LIMITS_DEFAULT, tls: null }), clusterConnections: () => this.bus.connectionCount },

@@ -2020,6 +2020,16 @@ export class ClusterNode implements Machine<ClusterMsg, ClusterReq, ClusterRep> 
     return this.server !== undefined && this.server.authRequiredFor(client);
   }
 
+  /** Whether a client is subscribed to anything: a host's idle `timeout` and pubsub output limits ask. */
+  clientSubscribed(client: string): boolean {
+    return this.server !== undefined && this.server.subscribedClient(client);
+  }
+
+  /** Whether a client waits in a blocking command (or a held write): a host's idle `timeout` spares it. */
+  clientBlocked(client: string): boolean {
+    return this.server !== undefined && this.server.blockedClient(client);
+  }
+
   /** The RESP protocol a client negotiated (HELLO), for the host's encoder; 2 before HELLO. */
   clientProtocol(client: string): 2 | 3 {
     return this.server === undefined ? 2 : this.server.protocolOf(client);

@@ -303,6 +303,31 @@ describe("dispatch", () => {
     expect(h.call("c3", ["EXEC"])).toEqual([PONG]);
   });
 
+  it("tells the host which clients are subscribed or blocked (what `timeout` spares), from what the node did, not what was asked", () => {
+    const h = new Harness();
+    expect([h.server.subscribedClient("s"), h.server.blockedClient("s")]).toEqual([false, false]);
+    h.call("s", ["SUBSCRIBE", "ch"]);
+    h.call("p", ["PSUBSCRIBE", "n*"]);
+    h.call("x", ["SSUBSCRIBE", A]);
+    expect(["s", "p", "x"].map((c) => h.server.subscribedClient(c))).toEqual([true, true, true]);
+    h.call("s", ["UNSUBSCRIBE"]);
+    h.call("p", ["RESET"]);
+    expect(["s", "p", "x"].map((c) => h.server.subscribedClient(c))).toEqual([false, false, true]);
+    // A SUBSCRIBE the node queues inside MULTI subscribes nobody until EXEC.
+    h.call("m", ["MULTI"]);
+    h.call("m", ["SUBSCRIBE", "ch"]);
+    expect(h.server.subscribedClient("m")).toBe(false);
+    // BLPOP on an empty list blocks; answered at once it does not; the push that serves it unblocks.
+    h.call("b", ["RPUSH", A, "v"]);
+    expect(h.call("b", ["BLPOP", A, "0"])).toEqual([A, "v"]);
+    expect(h.server.blockedClient("b")).toBe(false);
+    h.send("b", ["BLPOP", A, "0"]);
+    expect(h.server.blockedClient("b")).toBe(true);
+    h.call("other", ["RPUSH", A, "w"]);
+    expect(h.server.blockedClient("b")).toBe(false);
+    expect(h.server.blockedClient("nobody")).toBe(false);
+  });
+
   it("routing comes before the subscribed-mode gate: a key elsewhere is redirected, not refused", () => {
     const h = new Harness();
     h.host.verdict = (slot) => (slot === keySlot(ELSEWHERE) ? Resp.error(`MOVED ${slot} n2:6379`) : null);

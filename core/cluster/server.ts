@@ -245,6 +245,19 @@ export class Server {
     return s === undefined ? this.host.requirepass !== "" : this.authRequired(s);
   }
 
+  /** Whether `client` has a subscription of any kind (Redis's pubsub client class): `timeout` spares it. */
+  subscribedClient(client: ClientId): boolean {
+    return this.pubsub.hasSubscribers && this.pubsub.count(client) + this.pubsub.shardCount(client) > 0;
+  }
+
+  /**
+   * Whether `client` waits in a command (BLPOP, BRPOP, WAIT, MIGRATE, or a write held by a
+   * failover's pause or a key being migrated): Redis's CLIENT_BLOCKED, which `timeout` spares.
+   */
+  blockedClient(client: ClientId): boolean {
+    return (this.sessions.get(client)?.blocked ?? null) !== null;
+  }
+
   /** The RESP protocol `client` negotiated with HELLO (2 until then): how the host encodes its replies. */
   protocolOf(client: ClientId): 2 | 3 {
     return this.sessions.get(client)?.proto ?? 2;
