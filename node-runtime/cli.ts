@@ -3,6 +3,7 @@
 // `faultline node` runs one cluster node, as `redis-server --cluster-enabled yes` does.
 // `faultline cluster create|check|reshard|failover` are redis-cli --cluster's admin commands, and
 // `faultline local up|down|status` runs a whole cluster on this machine in one command.
+// `faultline raft node` runs one member of the Raft key-value store (raft-cli.ts).
 //
 // Exit status of `node`: 0 stopped by SIGTERM/SIGINT; 1 could not start or run (port in use, a
 // data directory that is not ours, a failed write); 2 bad usage or configuration. Of `cluster` and
@@ -20,6 +21,7 @@ import { RecoveryError } from "./disk.js";
 import { NodeHost } from "./host.js";
 import { LOCAL_DIR_DEFAULT, localDown, localStatus, localUp } from "./local.js";
 import { NodeLog } from "./log.js";
+import { raftCommands } from "./raft-cli.js";
 import { type LoadedTls, loadBusSecret, loadTls, TlsError } from "./tls.js";
 import { runView, ViewError } from "../viz/serve.js";
 
@@ -90,6 +92,7 @@ export async function cli(): Promise<void> {
     )
     .command("cluster", "administer a cluster: create, check, reshard, failover (as redis-cli --cluster)", (y: Argv) => clusterCommands(y))
     .command("local", "a whole cluster on this machine: up, down, status", (y: Argv) => localCommands(y))
+    .command("raft", "the Raft key-value store on real processes: raft node (TCP between members, an HTTP API for clients)", (y: Argv) => raftCommands(y))
     .command(
       "view <log..>",
       "open nodes' logs (merged by time) or simulator traces in the trace viewer, or write one HTML file",

@@ -99,10 +99,15 @@ export class Disk {
   private running: Promise<void> | null = null;
   private pendingCount = 0;
 
+  /**
+   * `encode` turns a record into the line written for it (newline included); the default is the
+   * JSON text. The Raft store passes a checksummed line (raft-records.ts) and reads it back itself.
+   */
   constructor(
     private readonly dir: string,
     private readonly onDone: (id: PersistId) => void,
     private readonly onError: (req: PersistRequest, error: unknown) => void,
+    private readonly encode: (record: Json) => string = jsonLine,
   ) {}
 
   get pending(): number {
@@ -134,7 +139,7 @@ export class Disk {
     const tmp = path + TMP_SUFFIX;
     const h = await open(tmp, "w");
     try {
-      await h.writeFile(`${JSON.stringify(record)}\n`, "utf8");
+      await h.writeFile(this.encode(record), "utf8");
       await h.sync();
     } finally {
       await h.close();
@@ -185,10 +190,15 @@ export class Disk {
       this.appendHandles.set(file, h);
     }
     let text = "";
-    for (const req of group) text += `${JSON.stringify(req.record)}\n`;
+    for (const req of group) text += this.encode(req.record);
     await h.appendFile(text, "utf8");
     if (group.some((req) => req.sync)) await h.sync();
   }
+}
+
+/** The default record line: the record's JSON text. */
+function jsonLine(record: Json): string {
+  return `${JSON.stringify(record)}\n`;
 }
 
 /** fsync a directory, so a rename in it is durable (Linux allows opening a directory read-only for this). */

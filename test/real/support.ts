@@ -367,3 +367,102 @@ export function rawConnect(port: number, tlsOptions?: ConnectionOptions): RawCon
 export function resp(...args: readonly string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a, "latin1")}\r\n${a}\r\n`).join("")}`;
 }
+
+// ---- Raft store members (`faultline raft node`) ------------------------------------------------
+
+/** `count` distinct free ports on 127.0.0.1, out of the ephemeral range (see PORT_END). */
+export async function freePorts(count: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let attempt = 0; attempt < 400 && out.length < count; attempt++) {
+    const port = PORT_MIN + Math.floor(Math.random() * (PORT_END - PORT_MIN));
+    if (!out.includes(port) && (await isFree(port))) out.push(port);
+  }
+  if (out.length < count) throw new Error(`no ${count} free ports found`);
+  return out;
+}
+
+/** Where one Raft member listens. */
+export interface RaftMemberSpec {
+  readonly id: string;
+  readonly raftPort: number;
+  readonly httpPort: number;
+}
+
+/** A running `faultline raft node`; `port` is its HTTP port, so killNodes and diagnostics take it. */
+export interface RaftMemberProcess extends NodeProcess {
+  readonly id: string;
+  readonly http: string;
+  /** The command line it was started with (after the node binary), to restart it the same way. */
+  readonly args: readonly string[];
+}
+
+/** `--peers` for these members: n1=127.0.0.1:P/H,… */
+export function raftPeers(specs: readonly RaftMemberSpec[]): string {
+  return specs.map((s) => `${s.id}=127.0.0.1:${s.raftPort}/${s.httpPort}`).join(",");
+}
+
+/** Ids n1…nN on fresh free ports (two per member). */
+export async function raftSpecs(count: number): Promise<RaftMemberSpec[]> {
+  const ports = await freePorts(count * 2);
+  return Array.from({ length: count }, (_, i) => ({ id: `n${i + 1}`, raftPort: ports[2 * i] as number, httpPort: ports[2 * i + 1] as number }));
+}
+
+/**
+ * Starts `faultline raft node` for `spec` under `root` (its dir `root/<id>`, its log
+ * `root/<id>.log`), with `peers` and more options in `args`. Starting the same spec again under
+ * the same root restarts the member from its files.
+ */
+export function startRaftMember(root: string, spec: RaftMemberSpec, peers: string, args: readonly string[] = []): RaftMemberProcess {
+  const dir = join(root, spec.id);
+  const logfile = join(root, `${spec.id}.log`);
+  const all = [faultlineBin, "raft", "node", "--id", spec.id, "--listen", `127.0.0.1:${spec.raftPort}`, "--http", `127.0.0.1:${spec.httpPort}`, "--peers", peers, "--dir", dir, "--logfile", logfile, ...args];
+  return spawnRaftMember(spec, dir, logfile, all);
+}
+
+/** The same member again, with the same command line (after a kill: it recovers from its files). */
+export function restartRaftMember(m: RaftMemberProcess): RaftMemberProcess {
+  return spawnRaftMember({ id: m.id, raftPort: 0, httpPort: m.port }, m.dir, m.logfile, m.args);
+}
+
+function spawnRaftMember(spec: RaftMemberSpec, dir: string, logfile: string, args: readonly string[]): RaftMemberProcess {
+  const child = spawn(process.execPath, [...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const m: RaftMemberProcess = { id: spec.id, port: spec.httpPort, http: `127.0.0.1:${spec.httpPort}`, dir, logfile, child, output: "", args };
+  child.on("error", (e) => (m.output += `spawn failed: ${e.message}\n`));
+  child.stdout?.on("data", (b: Buffer) => (m.output += b.toString("utf8")));
+  child.stderr?.on("data", (b: Buffer) => (m.output += b.toString("utf8")));
+  return m;
+}
+
+/** GET /status of a member (null when it does not answer within 1 s). */
+export async function raftStatus(http: string): Promise<Record<string, unknown> | null> {
+  try {
+    const r = await fetch(`http://${http}/status`, { signal: AbortSignal.timeout(1_000) });
+    return r.status === 200 ? ((await r.json()) as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until one of `members` says it leads and every other live one follows it in its term; the leader. */
+export async function waitForRaftLeader(members: readonly RaftMemberProcess[], timeoutMs: number, otherThan: string | null = null): Promise<{ member: RaftMemberProcess; term: number }> {
+  return waitFor(`a Raft leader${otherThan === null ? "" : ` other than ${otherThan}`} followed by every live member`, timeoutMs, async () => {
+    const live = members.filter(alive);
+    const statuses = await Promise.all(live.map((m) => raftStatus(m.http)));
+    const i = statuses.findIndex((s) => s?.["role"] === "leader" && s["id"] !== otherThan);
+    if (i < 0) return null;
+    const leader = statuses[i] as Record<string, unknown>;
+    const agree = statuses.every((s) => s !== null && s["leader"] === leader["id"] && s["term"] === leader["term"]);
+    return agree ? { member: live[i] as RaftMemberProcess, term: leader["term"] as number } : null;
+  });
+}
+
+/** A port base for `faultline raft local up --members count`: base…base+count-1 and base+100… all free. */
+export async function freeRaftLocalBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = PORT_MIN + Math.floor(Math.random() * (PORT_END - PORT_MIN - 100 - count));
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = (await isFree(base + i)) && (await isFree(base + 100 + i));
+    if (ok) return base;
+  }
+  throw new Error(`no free port base for ${count} Raft members`);
+}
