@@ -226,13 +226,16 @@ export class Workload implements WorldListener {
     });
   }
 
-  /** Asks a random node for the slot map, unless a refresh is already in flight (ioredis's refreshSlotsCache). */
-  private refreshMap(c: Client): void {
+  /**
+   * Asks a random node (not `avoid`) for the slot map, unless a refresh is already in flight
+   * (ioredis's refreshSlotsCache).
+   */
+  private refreshMap(c: Client, avoid: NodeId | null = null): void {
     const routing = this.model.routing;
     if (routing === undefined || c.refreshing !== 0) return;
     c.refreshing = c.attemptNext++;
     const reqId = c.refreshing;
-    this.world.clientRequest(c.id, this.randomNode(c, null), reqId, routing.mapRequest);
+    this.world.clientRequest(c.id, this.randomNode(c, avoid), reqId, routing.mapRequest);
     this.world.schedule(this.world.nowUs + Math.round(this.cfg.timeoutMs * 1000), () => {
       if (c.refreshing === reqId) c.refreshing = 0;
     });
@@ -272,7 +275,12 @@ export class Workload implements WorldListener {
     this.send(c, op);
     this.world.schedule(this.world.nowUs + Math.round(this.cfg.timeoutMs * 1000), () => {
       if (c.op === op && c.timeoutGen === op.timeoutGen) {
+        const silent = c.target;
         c.target = null; // try someone else next time
+        // A node that does not answer may be gone with its slots: ioredis refreshes its slot map
+        // when a node's connection fails, and a crash in the simulator is silence. Without this a
+        // client kept sending one crashed master's keys to it until a MOVED came from elsewhere.
+        if (routing !== undefined) this.refreshMap(c, silent);
         this.complete(c, "info", { error: "timeout" });
       }
     });
