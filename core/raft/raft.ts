@@ -7,8 +7,10 @@
 //
 // Durability: every step that changes the term, the vote or the log appends one fsynced record,
 // and every message, reply and trace the node emits from then on waits for it (`after`): nothing
-// visible ever reflects state that a crash could take back. A leader counts itself towards a
-// commit only once its own entries are durable. Hosts complete persists in the order they were
+// visible ever reflects state that a crash could take back. Two exceptions, as the dissertation
+// allows (§10.2.1): a leader's replication messages and its client replies leave at once (see
+// `send` and `reply`). A leader counts itself towards a commit only once its own entries are
+// durable. Hosts complete persists in the order they were
 // requested (both do), so waiting for the latest covers every earlier one.
 //
 // Layout: `step` dispatches; term handling happens once in `onMessage`, then the role's step
@@ -113,6 +115,9 @@ export interface RaftHooks {
   /** Rewrites a proposed command on the leader before it is appended (the key-value store stamps the leader's clock). */
   readonly stamp?: (command: Json, nowMs: number) => Json;
 }
+
+/** What a leader sends to replicate: never held behind its own persists (see `send`). */
+const LEADER_REPLICATION: ReadonlySet<RaftMsg["type"]> = new Set(["append-entries", "heartbeat", "install-snapshot"]);
 
 export class RaftNode implements Machine<RaftMsg, RaftRequest, RaftReply> {
   readonly id: NodeId;
@@ -1240,10 +1245,18 @@ export class RaftNode implements Machine<RaftMsg, RaftRequest, RaftReply> {
     fx.push({ kind: "set-timer", name: TIMER_ELECTION, atMs: nowMs + randomBetween(this.rng, lo, hi) });
   }
 
-  /** `ungated`: leaves without waiting for this step's persist (only planted bugs ask for that). */
+  /**
+   * `ungated`: leaves without waiting for this step's persist (planted bugs ask for that).
+   *
+   * A leader's replication (append-entries, heartbeats, snapshots) never waits: its term is durable
+   * (it voted for itself in it, and its vote requests waited for that), what it sends of its log
+   * may be replicated before its own copy is durable (§10.2.1 of the dissertation: the leader writes
+   * its disk in parallel with replication), because the leader counts itself towards a commit only
+   * once its own entries are durable, and the commit index it sends is already committed.
+   */
   private send(fx: Fx, to: NodeId, msg: RaftMsg, ungated = false): void {
     const e: Effect<RaftMsg, RaftReply> = { kind: "send", to, msg };
-    if (ungated) this.ungated.add(e);
+    if (ungated || (this.roleNow === "leader" && LEADER_REPLICATION.has(msg.type))) this.ungated.add(e);
     fx.push(e);
   }
 
@@ -1257,8 +1270,15 @@ export class RaftNode implements Machine<RaftMsg, RaftRequest, RaftReply> {
     this.trace(fx, { type: "vote-refused", term, candidate, preVote, reason });
   }
 
+  /**
+   * A leader's replies never wait for its persists: a result is that of a committed entry (or a
+   * read at a confirmed commit index), a fact no crash of this node can take back; an error
+   * promises nothing. Replies from other roles (errors only) wait like everything else.
+   */
   private reply(fx: Fx, client: ClientId, reqId: number, value: RaftReply): void {
-    fx.push({ kind: "reply", client, reqId, value });
+    const e: Effect<RaftMsg, RaftReply> = { kind: "reply", client, reqId, value };
+    if (this.roleNow === "leader") this.ungated.add(e);
+    fx.push(e);
   }
 
   private fail(fx: Fx, client: ClientId, reqId: number, error: RaftError, message: string): void {
