@@ -52,6 +52,26 @@ describe("log replication", () => {
     expect(h.violations).toEqual([]);
   });
 
+  it("a leader replicates while its own disk is busy, but commits only once its own copy is durable too", () => {
+    const h = new Harness({ nodes: THREE, seed: 8 });
+    const leader = h.stableLeader();
+    const [f, g] = THREE.filter((n) => n !== leader) as [string, string];
+    h.crash(g); // the majority is now the leader and f
+    h.holdPersists(leader, true);
+    const id = h.request(leader, { op: "propose", command: "x" });
+    h.runFor(200);
+    // The entry reached f (and f made it durable and acknowledged it) while the leader's disk was held...
+    expect(h.node(f).lastIndex).toBe(h.node(leader).lastIndex);
+    expect(h.node(f).termAt(h.node(f).lastIndex)).toBe(h.node(leader).currentTerm);
+    // ...but the leader's own copy is not durable, so nothing commits and nobody is answered.
+    expect(h.replyTo(id)).toBeUndefined();
+    expect(h.node(leader).commitIndex).toBeLessThan(h.node(leader).lastIndex);
+    h.holdPersists(leader, false);
+    expect(h.runUntilTrue(() => h.replyTo(id) !== undefined, 1000)).toBe(true);
+    expect(h.replyTo(id)).toMatchObject({ ok: true });
+    expect(h.violations).toEqual([]);
+  });
+
   it("an acknowledgement means durable: a follower whose disk is held does not count towards commit", () => {
     const h = new Harness({ nodes: THREE, seed: 8 });
     const leader = h.stableLeader();
