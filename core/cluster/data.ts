@@ -152,6 +152,11 @@ export class Replication {
     if (cmds.length === 0) return;
     this.logged(cmds);
     const at = this.offset;
+    if (!this.backlogActive && this.replicas.size === 0) {
+      // No replica and no history to keep: only the offset moves.
+      for (const cmd of cmds) this.offset += respSize(cmd);
+      return;
+    }
     const entries: ReplEntry[] | null = this.replicas.size > 0 ? [] : null;
     for (const cmd of cmds) {
       const entry: ReplEntry = { cmd, size: respSize(cmd) };
