@@ -1,5 +1,5 @@
-// The node's durable files in --dir: JSON-lines records, written as `persist` effects ask, read
-// back on start as `Recovered`.
+// The node's durable files in --dir: checksummed records (records.ts: `<crc32 hex> <json>` per
+// line), written as `persist` effects ask, read back on start as `Recovered`.
 //
 // - op "write" replaces the file with one record atomically: write <file>.tmp, fsync it, rename
 //   it over the file, fsync the directory (so the rename itself survives a crash).
@@ -15,15 +15,14 @@
 // Faultline: nodes.conf holds the node's JSON record, not Redis's text format; a directory holding
 // a redis-server nodes.conf is refused rather than overwritten (see `recover`).
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { open, rename, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { PersistId, Recovered, RecoveredFile } from "../core/machine.js";
 import type { Json } from "../core/trace.js";
+import { RecordFileError, type RecordFilePolicy, type RecordFileReport, recordLine, recoverRecordFile } from "./records.js";
 
 const TMP_SUFFIX = ".tmp";
-/** Largest file read back at start; a durable file this big is not one of ours. */
-const RECOVER_FILE_BYTES_MAX = 1024 * 1024 * 1024;
 
 export interface PersistRequest {
   readonly id: PersistId;
@@ -33,60 +32,37 @@ export interface PersistRequest {
   readonly sync: boolean;
 }
 
-/** What recovery found, besides the records: for the host's log. */
-export interface RecoveryReport {
-  readonly file: string;
-  readonly records: number;
-  /** Bytes of an unterminated last line that were cut (0: none). */
-  readonly droppedBytes: number;
-}
+/** A file in --dir the cluster node must not start from; the CLI prints the message and exits 1. */
+export class RecoveryError extends RecordFileError {}
 
-export class RecoveryError extends Error {}
+const CLUSTER_REMEDY =
+  "move the file out of --dir to start without it (without nodes.conf the node starts as a new, empty node under a new name; " +
+  "without a data file its records are lost, though a replica gets its data back from its master), or restore it from a backup";
 
 /**
  * Reads every durable file in `dir` (temp files of an interrupted write are ignored: the rename
- * never happened, so the old file stands). Returns null for a directory with no files, as the
- * machine expects of a fresh disk.
+ * never happened, so the old file stands; so are the names in `ignore`, and what is not a regular
+ * file). Returns null for a directory with no files, as the machine expects of a fresh disk.
  *
- * A last line without its newline is a torn append: it is cut and reported. A complete line that
- * is not JSON is not a torn write but a file that is not ours (a redis-server nodes.conf, say):
- * that throws RecoveryError, so the node refuses to start instead of overwriting it.
+ * `appended(name)` says which files the node appends to (its AOF files: core/cluster/aof.ts's
+ * `isAppendedFile`): a torn or damaged tail of one is a crash's work, cut and truncated away on
+ * disk (records.ts). Any other file is only ever replaced whole, so damage in it — or a line that
+ * is not a checksummed record at all, as in a redis-server nodes.conf — throws RecoveryError, and
+ * the node refuses to start instead of overwriting it. So does damage in the middle of any file.
  */
-export function recover(dir: string, ignore: ReadonlySet<string>): { recovered: Recovered | null; reports: RecoveryReport[] } {
+export function recover(dir: string, ignore: ReadonlySet<string>, appended: (name: string) => boolean): { recovered: Recovered | null; reports: RecordFileReport[] } {
   const files: Record<string, RecoveredFile> = {};
-  const reports: RecoveryReport[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    if (name.endsWith(TMP_SUFFIX) || ignore.has(name)) continue;
-    const path = join(dir, name);
-    const st = statSync(path);
-    if (!st.isFile()) continue;
-    if (st.size > RECOVER_FILE_BYTES_MAX) throw new RecoveryError(`${path} is ${st.size} bytes: not a Faultline data file`);
-    const { file, droppedBytes } = parseRecords(readFileSync(path), path);
+  const reports: RecordFileReport[] = [];
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isFile() && !d.name.endsWith(TMP_SUFFIX) && !ignore.has(d.name))
+    .map((d) => d.name)
+    .sort();
+  for (const name of names) {
+    const { file, report } = recoverRecordFile(dir, name, { appended: appended(name), remedy: CLUSTER_REMEDY, error: RecoveryError } satisfies RecordFilePolicy);
     files[name] = file;
-    reports.push({ file: name, records: file.records.length, droppedBytes });
+    reports.push(report);
   }
   return { recovered: reports.length === 0 ? null : { files }, reports };
-}
-
-/** JSON-lines records of one file; an unterminated last line is cut. */
-export function parseRecords(bytes: Buffer, path: string): { file: RecoveredFile; droppedBytes: number } {
-  const records: Json[] = [];
-  let start = 0;
-  let line = 1;
-  for (;;) {
-    const nl = bytes.indexOf(0x0a, start);
-    if (nl < 0) break;
-    const text = bytes.toString("utf8", start, nl);
-    try {
-      records.push(JSON.parse(text) as Json);
-    } catch {
-      throw new RecoveryError(`${path} line ${line} is not a JSON record: not a Faultline data file (move it away, or use another --dir)`);
-    }
-    start = nl + 1;
-    line += 1;
-  }
-  const droppedBytes = bytes.length - start;
-  return { file: { records, tornTail: droppedBytes > 0 }, droppedBytes };
 }
 
 /** Runs persist requests in order; `onDone` is called for each, in the same order. */
@@ -101,13 +77,13 @@ export class Disk {
 
   /**
    * `encode` turns a record into the line written for it (newline included); the default is the
-   * JSON text. The Raft store passes a checksummed line (raft-records.ts) and reads it back itself.
+   * checksummed line `recover` and raft-records.ts read back.
    */
   constructor(
     private readonly dir: string,
     private readonly onDone: (id: PersistId) => void,
     private readonly onError: (req: PersistRequest, error: unknown) => void,
-    private readonly encode: (record: Json) => string = jsonLine,
+    private readonly encode: (record: Json) => string = recordLine,
   ) {}
 
   get pending(): number {
@@ -194,11 +170,6 @@ export class Disk {
     await h.appendFile(text, "utf8");
     if (group.some((req) => req.sync)) await h.sync();
   }
-}
-
-/** The default record line: the record's JSON text. */
-function jsonLine(record: Json): string {
-  return `${JSON.stringify(record)}\n`;
 }
 
 /** fsync a directory, so a rename in it is durable (Linux allows opening a directory read-only for this). */

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CLUSTER_DEFAULTS } from "../core/cluster/types.js";
 import { heapGrowthCapped, NodeHost } from "./host.js";
 import { NodeLog } from "./log.js";
+import { parseLine } from "./records.js";
 
 let dir: string;
 let hosts: NodeHost[] = [];
@@ -132,7 +133,8 @@ describe("NodeHost", () => {
     expect(id).toMatch(/^\$40\r\n[0-9a-f]{40}\r\n$/);
     await first.stop();
     hosts = [];
-    const saved = JSON.parse(readFileSync(join(dir, "data", "nodes.conf"), "utf8")) as { name: string };
+    const line = parseLine(readFileSync(join(dir, "data", "nodes.conf")).subarray(0, -1)); // a checksummed record (records.ts)
+    const saved = (line.ok ? line.record : {}) as { name: string };
     expect(id).toContain(saved.name);
     await startHost(port);
     expect((await exchange(port, "CLUSTER MYID\r\n")).reply).toBe(id);

@@ -12,6 +12,7 @@ import { totalmem } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { assertNever, type Effect, type Input, type NodeId } from "../core/machine.js";
 import { NodeRunner } from "../core/runner.js";
+import { isAppendedFile } from "../core/cluster/aof.js";
 import { ClusterNode, type HostMemory } from "../core/cluster/node.js";
 import type { ClusterConfig, ClusterMsg, ClusterRep, ClusterReq } from "../core/cluster/types.js";
 import type { Json } from "../core/trace.js";
@@ -134,9 +135,10 @@ export class NodeHost {
    */
   async start(): Promise<void> {
     mkdirSync(this.options.dir, { recursive: true });
-    const { recovered, reports } = recover(this.options.dir, this.options.ignoreFiles);
+    // A torn or damaged AOF tail is cut (and truncated on disk): logged as a warn with the bytes dropped and why.
+    const { recovered, reports } = recover(this.options.dir, this.options.ignoreFiles, isAppendedFile);
     for (const r of reports) {
-      this.log.event(r.droppedBytes > 0 ? "warn" : "info", "recovered-file", { file: r.file, records: r.records, droppedBytes: r.droppedBytes });
+      this.log.event(r.droppedBytes > 0 ? "warn" : "info", "recovered-file", { file: r.file, records: r.records, droppedBytes: r.droppedBytes, cut: r.cutReason });
     }
     await this.bus.listen(this.options.bind, this.options.busPort);
     await this.clients.listen(this.options.bind, this.options.port);

@@ -34,7 +34,8 @@ import { CryptoPrng } from "./prng.js";
 import { type ApiCall, type ApiResponse, apiError, BODY_BYTES_MAX, MEMBERS_PREFIX, parseApiRequest, renderReply, timeoutResponse } from "./raft-api.js";
 import { formatHostPort, formatMemberAddress, type MemberAddress, parseMemberAddress, type RaftSettings } from "./raft-config.js";
 import { RaftNet } from "./raft-net.js";
-import { RaftDiskError, recordLine, recoverRaftDir } from "./raft-records.js";
+import { RaftDiskError, recoverRaftDir } from "./raft-records.js";
+import { recordLine } from "./records.js";
 
 /** setTimeout's longest delay; a later deadline is re-armed when this one fires. */
 const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;

@@ -55,6 +55,15 @@ export interface AofRecovery {
   readonly tornFiles: readonly string[];
 }
 
+/**
+ * Whether the node appends to the file `name` of its directory: the AOF files (`aof-<lo>-<hi>.<gen>`).
+ * Every other file it keeps (nodes.conf, snap-*) is only ever replaced whole, so a host's recovery
+ * cuts a torn or damaged tail of these files only, and refuses damage anywhere else.
+ */
+export function isAppendedFile(name: string): boolean {
+  return /^aof-\d+-\d+\.\d+$/.test(name);
+}
+
 export class Aof {
   private readonly ranges: Range[] = [];
   /** Snapshot persists in flight: when one completes, the AOF it made obsolete is dropped. */

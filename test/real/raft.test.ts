@@ -26,7 +26,7 @@ import type { KvCall, KvResult } from "../../sim/checkers/kv-model.js";
 import { kvModel } from "../../sim/checkers/kv-model.js";
 import { checkKeyed, type KeyedOp } from "../../sim/checkers/linearizable.js";
 import { RaftClient } from "../../node-runtime/raft-client.js";
-import { parseLine } from "../../node-runtime/raft-records.js";
+import { parseLine } from "../../node-runtime/records.js";
 import {
   alive,
   assertBuilt,
