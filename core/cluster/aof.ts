@@ -127,6 +127,20 @@ export class Aof {
    */
   log(cmds: readonly (readonly string[])[], fx: Fx): PersistId | null {
     if (!this.config.appendonly || cmds.length === 0) return null;
+    const always = this.config.appendfsync === "always";
+    if (cmds.length === 1) {
+      // One command (most writes) with its keys in one range: one record, no grouping.
+      const cmd = cmds[0] as string[];
+      const ranges = cmd[0] === "MULTI" || cmd[0] === "EXEC" ? [] : this.rangesOf(cmd);
+      if (ranges.length === 1) {
+        const r = ranges[0] as Range;
+        r.bytes += respSize(cmd);
+        const id = this.nextPersistId();
+        fx.push({ kind: "persist", id, file: this.aofFile(r), op: "append", record: { c: [cmd] } as unknown as Json, sync: always });
+        if (!always) r.unsynced = true;
+        return always ? id : null;
+      }
+    }
     const byRange = new Map<Range, string[][]>();
     for (const cmd of cmds) {
       const name = cmd[0];
@@ -138,7 +152,6 @@ export class Aof {
         r.bytes += respSize(cmd);
       }
     }
-    const always = this.config.appendfsync === "always";
     let last: PersistId | null = null;
     for (const [r, list] of byRange) {
       const id = this.nextPersistId();
