@@ -11,12 +11,12 @@
 // problems, an argument out of range, a usage error yargs reports).
 
 import { basename, dirname, resolve } from "node:path";
-import { createInterface } from "node:readline/promises";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { VERSION } from "../sim/version.js";
-import { asAdminError, clusterCheck, clusterCreate, clusterFailover, clusterReshard, type FailoverMode, type Out } from "./admin.js";
-import { ConfigError, clusterConfig, type Directive, readConfigFile, resolveSettings, type NodeSettings } from "./conf.js";
+import { clusterCheck, clusterCreate, clusterFailover, clusterReshard, type FailoverMode } from "./admin.js";
+import { admin, EXIT, fatalExit, serve, settingsOrExit } from "./cli-common.js";
+import { ConfigError, clusterConfig, type Directive, readConfigFile, resolveSettings } from "./conf.js";
 import { RecoveryError } from "./disk.js";
 import { NodeHost } from "./host.js";
 import { LOCAL_DIR_DEFAULT, localDown, localStatus, localUp } from "./local.js";
@@ -24,8 +24,6 @@ import { NodeLog } from "./log.js";
 import { raftCommands } from "./raft-cli.js";
 import { type LoadedTls, loadBusSecret, loadTls, TlsError } from "./tls.js";
 import { runView, ViewError } from "../viz/serve.js";
-
-const EXIT = { stopped: 0, failed: 1, usage: 2 } as const;
 
 /** The node's options: redis-server's directive names, each taking one value (but MULTI_VALUE_OPTIONS). */
 const NODE_OPTIONS = {
@@ -167,28 +165,17 @@ function directivesOf(argv: Record<string, unknown>): { directives: Directive[];
 }
 
 async function runNode(argv: Record<string, unknown>): Promise<void> {
-  let settings: NodeSettings;
-  try {
+  const settings = settingsOrExit("faultline node", ConfigError, () => {
     const { directives, configFile } = directivesOf(argv);
-    settings = resolveSettings(directives, configFile);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`faultline node: ${e.message}\n`);
-    process.exit(EXIT.usage);
-  }
+    return resolveSettings(directives, configFile);
+  });
   const address = `${settings.announceIp}:${settings.announcePort}`;
   const log = new NodeLog(address, settings.logfile);
   for (const w of settings.warnings) {
     log.event("warn", "config-warning", { warning: w });
     if (settings.logfile !== null) process.stderr.write(`faultline node: warning: ${w}\n`); // else the log line just said it
   }
-  const fatal = (why: string): never => {
-    log.event("fatal", "fatal", { error: why });
-    log.flush();
-    if (settings.logfile !== null) process.stderr.write(`faultline node: ${why}\n`); // else the log line just said it
-    process.exit(EXIT.failed);
-  };
-  process.on("uncaughtException", (e) => fatal(`internal error (a bug in faultline): ${e.stack ?? e.message}`));
+  const fatal = fatalExit("faultline node", log, settings.logfile);
 
   // Certificates, keys and the bus secret are read once, now: a bad one stops the start.
   let tls: LoadedTls | null = null;
@@ -213,100 +200,18 @@ async function runNode(argv: Record<string, unknown>): Promise<void> {
     log,
     onFatal: fatal,
   });
-  try {
-    await host.start();
-  } catch (e) {
-    if (e instanceof RecoveryError) fatal(e.message);
-    if (isErrno(e) && e.syscall === "listen") {
-      const failed = (e as { port?: number }).port;
-      const port = failed === settings.busPort ? `${settings.busPort} (cluster bus)` : failed === settings.tlsPort ? `${settings.tlsPort} (TLS)` : String(settings.port);
-      fatal(`cannot listen on ${settings.bind} port ${port}: ${e.code}`);
-    }
-    if (isErrno(e)) fatal(`cannot use ${settings.dir}: ${e.message}`);
-    throw e;
-  }
-  process.stdout.write(
-    `faultline node ${address} listening on ${[settings.port === 0 ? null : `${settings.bind}:${settings.port}`, settings.tlsPort === 0 ? null : `TLS ${settings.bind}:${settings.tlsPort}`].filter((p) => p !== null).join(" and ")} (cluster bus ${settings.bind}:${settings.busPort}${settings.tlsCluster ? ", TLS" : ""}${settings.busSecret !== null ? ", secret" : ""}) · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}\n`,
-  );
-
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(EXIT.failed); // a second signal: stop now
-    stopping = true;
-    log.event("info", "signal", { signal });
-    host.stop().then(
-      () => process.exit(EXIT.stopped),
-      (e: unknown) => fatal(`shutdown failed: ${e instanceof Error ? e.message : String(e)}`),
-    );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-}
-
-function isErrno(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+  const listening = [settings.port === 0 ? null : `${settings.bind}:${settings.port}`, settings.tlsPort === 0 ? null : `TLS ${settings.bind}:${settings.tlsPort}`].filter((p) => p !== null).join(" and ");
+  await serve(host, log, fatal, {
+    dir: settings.dir,
+    isStartError: (e) => e instanceof RecoveryError,
+    listenWhat: (failed) => `${settings.bind} port ${failed === settings.busPort ? `${settings.busPort} (cluster bus)` : failed === settings.tlsPort ? `${settings.tlsPort} (TLS)` : String(settings.port)}`,
+    startLine: `faultline node ${address} listening on ${listening} (cluster bus ${settings.bind}:${settings.busPort}${settings.tlsCluster ? ", TLS" : ""}${settings.busSecret !== null ? ", secret" : ""}) · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}`,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // faultline cluster …, faultline local …
 // ---------------------------------------------------------------------------------------------
-
-/** Runs an admin command; its AdminError (or a connection or reply error) is printed, exit 1. */
-async function admin(run: (out: Out) => Promise<boolean | void>): Promise<void> {
-  const out = terminalOut();
-  try {
-    const ok = await run(out);
-    out.end();
-    if (ok === false) process.exitCode = EXIT.failed;
-  } catch (e) {
-    out.end();
-    const a = asAdminError(e);
-    if (a === null) throw e;
-    process.stderr.write(`[ERR] ${a.message}\n`);
-    process.exitCode = EXIT.failed;
-  }
-}
-
-/**
- * stdout for the admin commands. On a terminal a progress report rewrites its line; otherwise
- * (a pipe, a log) it is printed at most once a second, so logs stay short.
- */
-function terminalOut(): Out & { end(): void } {
-  const tty = process.stdout.isTTY === true;
-  let showing = false;
-  let lastProgressMs = 0;
-  const endProgress = () => {
-    if (showing) process.stdout.write("\n");
-    showing = false;
-  };
-  return {
-    line(text) {
-      endProgress();
-      process.stdout.write(`${text}\n`);
-    },
-    progress(text) {
-      if (tty) {
-        process.stdout.write(`\r\x1b[K${text}`);
-        showing = true;
-      } else if (Date.now() - lastProgressMs >= 1000) {
-        lastProgressMs = Date.now();
-        process.stdout.write(`${text}\n`);
-      }
-    },
-    async confirm(question) {
-      endProgress();
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try {
-        // EOF on stdin (nothing to read) is a no.
-        const answer = await Promise.race([rl.question(question), new Promise<string>((r) => rl.once("close", () => r("")))]);
-        return answer.trim() === "yes";
-      } finally {
-        rl.close();
-      }
-    },
-    end: endProgress,
-  };
-}
 
 function str(argv: Record<string, unknown>, name: string): string {
   return String(argv[name]);

@@ -3,7 +3,8 @@
 // `up` starts masters × (1 + replicas) `faultline node` processes in the background (detached:
 // they outlive the command and ignore the terminal's Ctrl-C), forms the cluster with
 // `faultline cluster create`'s code, and waits until every node says cluster_state:ok. `down`
-// stops them: SIGTERM, then SIGKILL after a bound.
+// stops them: SIGTERM, then SIGKILL after a bound. The processes, their records and their stop
+// are procs.ts's `ProcGroup`, shared with `faultline raft local`.
 //
 // Everything lives in one directory (default ./.faultline-local):
 //
@@ -13,45 +14,29 @@
 //   logs/<port>.log   each node's JSON-lines log
 //   logs/<port>.out   what each process printed (its start line, fatal errors)
 
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { AdminError, clusterCreate, infoFields, type Out } from "./admin.js";
 import { MASTERS_MIN } from "./cluster-table.js";
+import { type GroupKind, type GroupState, isOurProcess, type MemberFiles, POLL_MS, ProcGroup, sleep, stateStamp, STOP_GRACE_MS } from "./procs.js";
 import { ConnectionError, RespClient } from "./resp-client.js";
 
 export const LOCAL_DIR_DEFAULT = ".faultline-local";
-const STATE_FILE = "local.json";
-const STATE_VERSION = 1;
 /** A node must answer PING this soon after its spawn. */
 const START_TIMEOUT_MS = 15_000;
 /** How long `up` waits for cluster_state:ok everywhere after the cluster is formed. */
 const STATE_OK_TIMEOUT_MS = 30_000;
-/** How long `down` waits after SIGTERM before SIGKILL (a node's own shutdown grace is 2 s). */
-export const STOP_GRACE_MS = 10_000;
 /** The most nodes `up` starts: enough for any laptop experiment, few enough to notice a typo. */
 const NODES_MAX = 100;
-const POLL_MS = 100;
 
-interface NodeRecord {
+interface NodeRecord extends MemberFiles {
   readonly port: number;
-  /** null until spawned. */
-  pid: number | null;
-  /** Relative to the local directory. */
-  readonly dir: string;
-  readonly log: string;
-  readonly out: string;
 }
 
-interface LocalState {
-  readonly version: number;
-  readonly startedAt: string;
+interface LocalState extends GroupState {
   readonly masters: number;
   readonly replicas: number;
   readonly nodeTimeoutMs: number;
   readonly nodes: NodeRecord[];
-  stoppedAt: string | null;
 }
 
 export interface UpOptions {
@@ -64,95 +49,29 @@ export interface UpOptions {
   readonly launcher: readonly string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NODES: GroupKind<NodeRecord, LocalState> = {
+  file: "local.json",
+  command: "faultline local",
+  title: "local cluster",
+  noun: "cluster",
+  member: "node",
+  dataDir: "nodes",
+  keys: "ports",
+  rival: "Redis or faultline cluster",
+  argv: { words: ["node"], flag: "--port" },
+  records: (state) => state.nodes,
+  key: (n) => String(n.port),
+  name: (n) => `node ${n.port}`,
+  label: (n) => `127.0.0.1:${n.port}`,
+  ports: (n) => [
+    [n.port, "client"],
+    [n.port + 10000, "cluster bus"],
+  ],
+};
 
-function readState(dir: string): LocalState | null {
-  const file = join(dir, STATE_FILE);
-  if (!existsSync(file)) return null;
-  let state: LocalState;
-  try {
-    state = JSON.parse(readFileSync(file, "utf8")) as LocalState;
-  } catch (e) {
-    throw new AdminError(`${file} is not a faultline local state file (${e instanceof Error ? e.message : String(e)}); remove ${dir} or choose another --dir`);
-  }
-  if (state.version !== STATE_VERSION || !Array.isArray(state.nodes)) throw new AdminError(`${file} was written by another version of faultline; stop its nodes by hand and remove ${dir}`);
-  return state;
-}
-
-/** Replaces the state file atomically, so a crash mid-write never loses the pids. */
-function writeState(dir: string, state: LocalState): void {
-  const file = join(dir, STATE_FILE);
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + "\n");
-  renameSync(`${file}.tmp`, file);
-}
-
-/**
- * Whether `pid` is alive and is the faultline node we started on `port`. On Linux the command
- * line is checked, so a pid reused by another process after a crash is left alone.
- */
+/** Whether `pid` is alive and is the faultline node we started on `port` (on Linux its command line is checked). */
 export function isOurNode(pid: number, port: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false; // ESRCH: gone; EPERM: someone else's process
-  }
-  const cmdline = `/proc/${pid}/cmdline`;
-  if (!existsSync("/proc/self/cmdline")) return true; // no /proc: trust the record
-  try {
-    const args = readFileSync(cmdline, "latin1").split("\0");
-    const i = args.indexOf("--port");
-    return args.includes("node") && i >= 0 && args[i + 1] === String(port);
-  } catch {
-    return false;
-  }
-}
-
-function running(state: LocalState): NodeRecord[] {
-  return state.nodes.filter((n) => n.pid !== null && isOurNode(n.pid, n.port));
-}
-
-/** Resolves when `port` can be listened on at 127.0.0.1; rejects with the system error otherwise. */
-function probePort(port: number): Promise<void> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolvePort()));
-  });
-}
-
-async function checkPortsFree(ports: readonly number[]): Promise<void> {
-  const taken: string[] = [];
-  for (const p of ports) {
-    for (const [port, what] of [[p, "client"], [p + 10000, "cluster bus"]] as const) {
-      await probePort(port).catch((e: NodeJS.ErrnoException) => taken.push(`${port} (${what} port of node ${p}): ${e.code ?? e.message}`));
-    }
-  }
-  if (taken.length > 0) {
-    throw new AdminError(`ports in use on 127.0.0.1:\n  ${taken.join("\n  ")}\nIs another Redis or faultline cluster running? Stop it, or choose another --port-base.`);
-  }
-}
-
-/**
- * Makes `dir` ready for a new cluster: refuses when one is up there, removes the files of a
- * stopped one (which `down` kept for its logs), refuses files we did not record.
- */
-function prepareDir(dir: string, out: Out): void {
-  const old = readState(dir);
-  if (old !== null) {
-    const alive = running(old);
-    if (alive.length > 0) {
-      throw new AdminError(
-        `a local cluster is already up in ${dir} (ports ${alive.map((n) => n.port).join(", ")}).\n` + `Stop it first: faultline local down --dir ${dir}`,
-      );
-    }
-    out.line(`Removing the stopped cluster's files in ${dir} (started ${old.startedAt}).`);
-    for (const n of old.nodes) {
-      for (const f of [n.dir, n.log, n.out]) rmSync(join(dir, f), { recursive: true, force: true });
-    }
-    rmSync(join(dir, STATE_FILE), { force: true });
-  }
-  const stray = ["nodes", "logs"].filter((d) => existsSync(join(dir, d)) && readdirSync(join(dir, d)).length > 0);
-  if (stray.length > 0) throw new AdminError(`${dir} holds ${stray.join(" and ")}/ that no faultline local run recorded; remove them or choose another --dir`);
+  return isOurProcess(pid, NODES.argv, String(port));
 }
 
 export async function localUp(opts: UpOptions, out: Out): Promise<void> {
@@ -164,40 +83,22 @@ export async function localUp(opts: UpOptions, out: Out): Promise<void> {
     throw new AdminError(`--port-base must leave room for ${count} client ports and their bus ports (+10000) within 1024..65535`);
   }
   if (!Number.isInteger(opts.nodeTimeoutMs) || opts.nodeTimeoutMs < 100) throw new AdminError("--node-timeout must be at least 100 ms");
-  const dir = resolve(opts.dir);
-  prepareDir(dir, out);
+  const group = new ProcGroup(opts.dir, NODES);
+  const dir = group.dir;
+  group.prepare(out);
   const ports = Array.from({ length: count }, (_, i) => opts.portBase + i);
-  await checkPortsFree(ports);
+  const nodes: NodeRecord[] = ports.map((port) => ({ port, pid: null, ...group.files(String(port)) }));
+  await group.checkPortsFree(nodes);
 
-  mkdirSync(join(dir, "nodes"), { recursive: true });
-  mkdirSync(join(dir, "logs"), { recursive: true });
-  const state: LocalState = {
-    version: STATE_VERSION,
-    startedAt: new Date().toISOString(),
-    masters: opts.masters,
-    replicas: opts.replicas,
-    nodeTimeoutMs: opts.nodeTimeoutMs,
-    nodes: ports.map((port) => ({ port, pid: null, dir: join("nodes", String(port)), log: join("logs", `${port}.log`), out: join("logs", `${port}.out`) })),
-    stoppedAt: null,
-  };
-  writeState(dir, state);
+  const state: LocalState = { ...stateStamp(), masters: opts.masters, replicas: opts.replicas, nodeTimeoutMs: opts.nodeTimeoutMs, nodes, stoppedAt: null };
   out.line(`Starting ${count} nodes (${opts.masters} masters, ${opts.replicas} replica${opts.replicas === 1 ? "" : "s"} each) on 127.0.0.1:${ports[0]}-${ports.at(-1)}, node timeout ${opts.nodeTimeoutMs} ms`);
-
-  const exited = new Map<number, string>();
-  try {
-    for (const n of state.nodes) {
-      n.pid = spawnNode(opts, dir, n, (why) => exited.set(n.port, why));
-      writeState(dir, state);
-    }
-    for (const n of state.nodes) await waitForPing(dir, n, exited);
+  const args = (n: NodeRecord) => ["node", "--port", String(n.port), "--cluster-enabled", "yes", "--cluster-node-timeout", String(opts.nodeTimeoutMs), "--dir", join(dir, n.dir), "--logfile", join(dir, n.log)];
+  await group.start(state, opts.launcher, args, async (checkExit) => {
+    for (const n of nodes) await waitForPing(group, n, checkExit);
     out.line(`All ${count} nodes answer PING.`);
     await clusterCreate({ addresses: ports.map((p) => `127.0.0.1:${p}`), replicas: opts.replicas, yes: true }, stepsOnly(out));
     await waitForStateOk(ports, out);
-  } catch (e) {
-    out.line(`Stopping the nodes started: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
-    await stopNodes(dir, state, 2_000, () => {});
-    throw e;
-  }
+  }, out);
 
   const masters = ports.slice(0, opts.masters);
   out.line("");
@@ -219,45 +120,10 @@ function stepsOnly(out: Out): Out {
   };
 }
 
-/** Starts one detached node with its output in its .out file; returns its pid. */
-function spawnNode(opts: UpOptions, dir: string, n: NodeRecord, onExit: (why: string) => void): number {
-  const [exe, ...pre] = opts.launcher as [string, ...string[]];
-  const args = [
-    ...pre,
-    "node",
-    "--port",
-    String(n.port),
-    "--cluster-enabled",
-    "yes",
-    "--cluster-node-timeout",
-    String(opts.nodeTimeoutMs),
-    "--dir",
-    join(dir, n.dir),
-    "--logfile",
-    join(dir, n.log),
-  ];
-  const fd = openSync(join(dir, n.out), "a");
-  try {
-    const child = spawn(exe, args, { cwd: dir, detached: true, stdio: ["ignore", fd, fd] });
-    if (child.pid === undefined) throw new AdminError(`cannot start ${exe} for node ${n.port}`);
-    child.once("exit", (code, signal) => onExit(`exited ${code ?? signal}`));
-    child.unref();
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function tail(file: string, lines: number): string {
-  if (!existsSync(file)) return "(nothing)";
-  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-}
-
-async function waitForPing(dir: string, n: NodeRecord, exited: ReadonlyMap<number, string>): Promise<void> {
+async function waitForPing(group: ProcGroup<NodeRecord, LocalState>, n: NodeRecord, checkExit: (n: NodeRecord) => void): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    const why = exited.get(n.port);
-    if (why !== undefined) throw new AdminError(`node ${n.port} ${why}; it printed:\n${tail(join(dir, n.out), 10)}`);
+    checkExit(n);
     try {
       const c = await RespClient.connect("127.0.0.1", n.port, 1_000);
       try {
@@ -269,7 +135,7 @@ async function waitForPing(dir: string, n: NodeRecord, exited: ReadonlyMap<numbe
     } catch (e) {
       if (!(e instanceof ConnectionError)) throw e;
     }
-    if (Date.now() >= deadline) throw new AdminError(`node ${n.port} does not answer PING after ${START_TIMEOUT_MS / 1000} s; its log ends:\n${tail(join(dir, n.log), 10)}`);
+    if (Date.now() >= deadline) throw new AdminError(`node ${n.port} does not answer PING after ${START_TIMEOUT_MS / 1000} s; its log ends:\n${group.tail(n.log)}`);
     await sleep(POLL_MS);
   }
 }
@@ -304,56 +170,14 @@ async function waitForStateOk(ports: readonly number[], out: Out): Promise<void>
   }
 }
 
-/** SIGTERM to every node still running, SIGKILL to those still up after `graceMs`; records the stop. */
-async function stopNodes(dir: string, state: LocalState, graceMs: number, report: (n: NodeRecord, how: string) => void): Promise<number> {
-  const alive = running(state);
-  for (const n of state.nodes) if (!alive.includes(n)) report(n, "was not running");
-  for (const n of alive) process.kill(n.pid as number, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  let left = alive;
-  while (left.length > 0 && Date.now() < deadline) {
-    await sleep(POLL_MS);
-    left = left.filter((n) => isOurNode(n.pid as number, n.port));
-  }
-  for (const n of alive) {
-    if (left.includes(n)) {
-      process.kill(n.pid as number, "SIGKILL");
-      report(n, `did not stop within ${graceMs / 1000} s of SIGTERM: SIGKILL`);
-    } else report(n, "stopped (SIGTERM)");
-  }
-  state.stoppedAt = new Date().toISOString();
-  writeState(dir, state);
-  return alive.length;
-}
-
 export async function localDown(dirOption: string, out: Out, graceMs = STOP_GRACE_MS): Promise<void> {
-  const dir = resolve(dirOption);
-  const state = readState(dir);
-  if (state === null) throw new AdminError(`no local cluster in ${dir} (no ${STATE_FILE}); start one with faultline local up`);
-  if (running(state).length === 0) {
-    out.line(`Nothing is running in ${dir}${state.stoppedAt === null ? "" : ` (stopped ${state.stoppedAt})`}.`);
-    return;
-  }
-  const stopped = await stopNodes(dir, state, graceMs, (n, how) => out.line(`127.0.0.1:${n.port}${n.pid === null ? "" : ` (pid ${n.pid})`}: ${how}`));
-  out.line(`Stopped ${stopped} node${stopped === 1 ? "" : "s"}. Logs kept in ${join(dir, "logs")}; the next faultline local up there replaces them.`);
+  const group = new ProcGroup(dirOption, NODES);
+  const stopped = await group.down(out, graceMs);
+  if (stopped > 0) out.line(`Stopped ${stopped} node${stopped === 1 ? "" : "s"}. Logs kept in ${join(group.dir, "logs")}; the next faultline local up there replaces them.`);
 }
 
 export async function localStatus(dirOption: string, out: Out): Promise<boolean> {
-  const dir = resolve(dirOption);
-  const state = readState(dir);
-  if (state === null) throw new AdminError(`no local cluster in ${dir} (no ${STATE_FILE}); start one with faultline local up`);
-  out.line(`${dir}: ${state.masters} masters × ${1 + state.replicas}, started ${state.startedAt}${state.stoppedAt === null ? "" : `, stopped ${state.stoppedAt}`}`);
-  let up = 0;
-  for (const n of state.nodes) {
-    const alive = n.pid !== null && isOurNode(n.pid, n.port);
-    if (!alive) {
-      out.line(`  127.0.0.1:${n.port}  not running`);
-      continue;
-    }
-    up += 1;
-    out.line(`  127.0.0.1:${n.port}  pid ${n.pid}  ${await describeNode(n.port)}`);
-  }
-  return up === state.nodes.length;
+  return new ProcGroup(dirOption, NODES).status(out, (s) => `${s.masters} masters × ${1 + s.replicas}`, (n) => describeNode(n.port));
 }
 
 /** "master, cluster_state:ok, 5461 slots" or why the node could not say. */

@@ -8,14 +8,13 @@
 
 import { resolve } from "node:path";
 import type { Argv } from "yargs";
-import { AdminError, type Out } from "./admin.js";
+import type { Out } from "./admin.js";
+import { admin, fatalExit, serve, settingsOrExit } from "./cli-common.js";
 import { NodeLog } from "./log.js";
-import { type RaftOptions, RaftUsageError, resolveRaftSettings, type RaftSettings, formatHostPort } from "./raft-config.js";
+import { type RaftOptions, RaftUsageError, resolveRaftSettings, formatHostPort } from "./raft-config.js";
 import { RaftHost } from "./raft-host.js";
 import { RAFT_LOCAL_DIR_DEFAULT, raftLocalDown, raftLocalStatus, raftLocalUp } from "./raft-local.js";
 import { RaftDiskError } from "./raft-records.js";
-
-const EXIT = { stopped: 0, failed: 1, usage: 2 } as const;
 
 const NODE_OPTIONS = {
   id: "this member's id, as the others name it in --peers (e.g. n1)",
@@ -107,57 +106,22 @@ export function raftOptionsOf(argv: Record<string, unknown>): RaftOptions {
 }
 
 async function runRaftNode(argv: Record<string, unknown>): Promise<void> {
-  let settings: RaftSettings;
-  try {
-    settings = resolveRaftSettings(raftOptionsOf(argv));
-  } catch (e) {
-    if (!(e instanceof RaftUsageError)) throw e;
-    process.stderr.write(`faultline raft node: ${e.message}\n`);
-    process.exit(EXIT.usage);
-  }
+  const settings = settingsOrExit("faultline raft node", RaftUsageError, () => resolveRaftSettings(raftOptionsOf(argv)));
   const log = new NodeLog(settings.id, settings.logfile, settings.logLevel);
-  const fatal = (why: string): never => {
-    log.event("fatal", "fatal", { error: why });
-    log.flush();
-    if (settings.logfile !== null) process.stderr.write(`faultline raft node ${settings.id}: ${why}\n`); // else the log line just said it
-    process.exit(EXIT.failed);
-  };
-  process.on("uncaughtException", (e) => fatal(`internal error (a bug in faultline): ${e.stack ?? e.message}`));
+  const fatal = fatalExit(`faultline raft node ${settings.id}`, log, settings.logfile);
   const host = new RaftHost({ settings, log, onFatal: fatal });
-  try {
-    await host.start();
-  } catch (e) {
-    if (e instanceof RaftDiskError) fatal(e.message);
-    if (isErrno(e) && e.syscall === "listen") {
-      const port = (e as { port?: number }).port;
-      const which = port === settings.http.port ? `--http ${formatHostPort(settings.http)}` : `--listen ${formatHostPort(settings.listen)}`;
-      fatal(`cannot listen on ${which}: ${e.code}`);
-    }
-    if (isErrno(e)) fatal(`cannot use ${settings.dir}: ${e.message}`);
-    throw e;
-  }
-  process.stdout.write(
-    `faultline raft node ${settings.id}: raft ${formatHostPort(settings.listen)}, http ${formatHostPort(settings.http)}, members ${[...settings.peers.keys()].join(",")} · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}\n`,
-  );
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(EXIT.failed); // a second signal: stop now
-    stopping = true;
-    log.event("info", "signal", { signal });
-    host.stop().then(
-      () => process.exit(EXIT.stopped),
-      (e: unknown) => fatal(`shutdown failed: ${e instanceof Error ? e.message : String(e)}`),
-    );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-}
-
-function isErrno(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+  await serve(host, log, fatal, {
+    dir: settings.dir,
+    isStartError: (e) => e instanceof RaftDiskError,
+    listenWhat: (port) => (port === settings.http.port ? `--http ${formatHostPort(settings.http)}` : `--listen ${formatHostPort(settings.listen)}`),
+    startLine: `faultline raft node ${settings.id}: raft ${formatHostPort(settings.listen)}, http ${formatHostPort(settings.http)}, members ${[...settings.peers.keys()].join(",")} · dir ${settings.dir} · log ${settings.logfile ?? "stderr"}`,
+  });
 }
 
 // ---- faultline raft local … ------------------------------------------------------------------
+
+/** A local command: its lines on stdout, without progress reports; [ERR] … and exit 1 when it fails. */
+const localAdmin = (run: (out: Out) => Promise<boolean | void>) => admin(run, { progress: false });
 
 function localCommands(y: Argv): Argv {
   const dirOption = { type: "string", default: RAFT_LOCAL_DIR_DEFAULT, describe: "where the members' data, logs and raft-local.json live" } as const;
@@ -201,20 +165,4 @@ function localCommands(y: Argv): Argv {
       (argv) => localAdmin((out) => raftLocalStatus(String(argv["dir"]), out)),
     )
     .demandCommand(1, "Name a command: up, down or status (faultline raft local --help).");
-}
-
-/** Runs a local command with plain line output; an AdminError is printed as [ERR] …, exit 1. */
-async function localAdmin(run: (out: Out) => Promise<boolean | void>): Promise<void> {
-  const out: Out = {
-    line: (text) => void process.stdout.write(`${text}\n`),
-    progress: () => {},
-    confirm: async () => false,
-  };
-  try {
-    if ((await run(out)) === false) process.exitCode = EXIT.failed;
-  } catch (e) {
-    if (!(e instanceof AdminError)) throw e;
-    process.stderr.write(`[ERR] ${e.message}\n`);
-    process.exitCode = EXIT.failed;
-  }
 }
