@@ -21,9 +21,9 @@ import { CLIENT_LIMITS_DEFAULT, ClientPort, type ClientPortOptions } from "./cli
 import { Disk, recover } from "./disk.js";
 import type { NodeLog } from "./log.js";
 import { CryptoPrng } from "./prng.js";
+import { MachineTimers } from "./timers.js";
 
 /** setTimeout's longest delay; a later deadline is re-armed when this one fires. */
-const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
 
 export interface HostOptions {
   /** The node's address: its client "ip:port", as CLUSTER MEET and MOVED name it. */
@@ -96,7 +96,7 @@ function hostMemory(): HostMemory {
 export class NodeHost {
   private readonly node: ClusterNode;
   private readonly runner: NodeRunner<ClusterMsg, ClusterReq, ClusterRep>;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new MachineTimers((name) => this.input({ kind: "timer", name }));
   private readonly disk: Disk;
   private readonly clients: ClientPort;
   private readonly bus: Bus;
@@ -158,8 +158,7 @@ export class NodeHost {
     this.log.event("info", "shutdown", { pendingPersists: this.disk.pending });
     this.clients.stopAccepting();
     this.bus.stopAccepting();
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.timers.stop();
     await this.disk.close();
     await this.clients.closeAll();
     this.bus.close();
@@ -180,14 +179,11 @@ export class NodeHost {
         this.bus.send(e.to, e.msg);
         break;
       case "set-timer":
-        this.setTimer(e.name, e.atMs);
+        this.timers.set(e.name, e.atMs);
         break;
-      case "cancel-timer": {
-        const t = this.timers.get(e.name);
-        if (t !== undefined) clearTimeout(t);
-        this.timers.delete(e.name);
+      case "cancel-timer":
+        this.timers.cancel(e.name);
         break;
-      }
       case "persist":
         this.disk.submit(e);
         break;
@@ -204,22 +200,5 @@ export class NodeHost {
       default:
         assertNever(e, "effect");
     }
-  }
-
-  private setTimer(name: string, atMs: number): void {
-    const old = this.timers.get(name);
-    if (old !== undefined) clearTimeout(old);
-    if (this.phase === "stopping") return;
-    const delayMs = Math.min(TIMER_DELAY_MAX_MS, Math.max(0, Math.ceil(atMs - Date.now())));
-    this.timers.set(
-      name,
-      setTimeout(() => {
-        // Node's timers run on a monotonic clock and may fire a little before the wall clock
-        // reaches the deadline; the machine is promised a timer at or after it.
-        if (Date.now() < atMs) return this.setTimer(name, atMs);
-        this.timers.delete(name);
-        this.input({ kind: "timer", name });
-      }, delayMs),
-    );
   }
 }

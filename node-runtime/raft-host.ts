@@ -34,11 +34,11 @@ import { CryptoPrng } from "./prng.js";
 import { type ApiCall, type ApiResponse, apiError, BODY_BYTES_MAX, MEMBERS_PREFIX, parseApiRequest, renderReply, timeoutResponse } from "./raft-api.js";
 import { formatHostPort, formatMemberAddress, type MemberAddress, parseMemberAddress, type RaftSettings } from "./raft-config.js";
 import { RaftNet } from "./raft-net.js";
+import { MachineTimers } from "./timers.js";
 import { RaftDiskError, recoverRaftDir } from "./raft-records.js";
 import { recordLine } from "./records.js";
 
 /** setTimeout's longest delay; a later deadline is re-armed when this one fires. */
-const TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
 /** How long open HTTP connections get to finish at a graceful stop. */
 const STOP_GRACE_MS = 2_000;
 
@@ -64,7 +64,7 @@ export class RaftHost {
   private readonly disk: Disk;
   private readonly net: RaftNet;
   private readonly http: Server;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new MachineTimers((name) => this.input({ kind: "timer", name }));
   private readonly pending = new Map<number, Pending>();
   private readonly sockets = new Set<Socket>();
   private reqIdNext = 1;
@@ -129,8 +129,7 @@ export class RaftHost {
     this.log.event("info", "shutdown", { pendingPersists: this.disk.pending, pendingRequests: this.pending.size });
     this.http.close();
     this.net.close();
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.timers.stop();
     await this.disk.close();
     for (const [reqId, p] of [...this.pending]) {
       clearTimeout(p.timer);
@@ -176,14 +175,11 @@ export class RaftHost {
         this.net.send(e.to, e.msg);
         break;
       case "set-timer":
-        this.setTimer(e.name, e.atMs);
+        this.timers.set(e.name, e.atMs);
         break;
-      case "cancel-timer": {
-        const t = this.timers.get(e.name);
-        if (t !== undefined) clearTimeout(t);
-        this.timers.delete(e.name);
+      case "cancel-timer":
+        this.timers.cancel(e.name);
         break;
-      }
       case "persist":
         this.disk.submit(e);
         break;
@@ -204,21 +200,6 @@ export class RaftHost {
       default:
         assertNever(e, "effect");
     }
-  }
-
-  private setTimer(name: string, atMs: number): void {
-    const old = this.timers.get(name);
-    if (old !== undefined) clearTimeout(old);
-    if (this.phase === "stopping") return;
-    const delayMs = Math.min(TIMER_DELAY_MAX_MS, Math.max(0, Math.ceil(atMs - Date.now())));
-    this.timers.set(
-      name,
-      setTimeout(() => {
-        if (Date.now() < atMs) return this.setTimer(name, atMs);
-        this.timers.delete(name);
-        this.input({ kind: "timer", name });
-      }, delayMs),
-    );
   }
 
   /** One client request; resolves with the reply, or null when none came within the request timeout. */
