@@ -8,6 +8,7 @@
 //   npm run bench -- --only cluster-explore   cluster-swarm seeds 1..10000 (about 4 minutes on 2 cores)
 //   npm run bench -- --only real-throughput   real nodes against redis-server 7 (bench/real.ts)
 //   npm run bench -- --only viewer            the trace viewer in headless chromium (bench/viewer.ts)
+//   npm run bench -- --only raft-sim raft-election raft-explore raft-real   the Raft store (bench/raft.ts, bench/raft-real.ts)
 
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -18,12 +19,14 @@ import { TRACE_DETAILS, type TraceDetail } from "../core/trace.js";
 import { explore } from "../sim/explore.js";
 import { percentile, runScale, sweepFailover } from "./cluster.js";
 import { realFailover, realMemory, realThroughput, type RealRow } from "./real.js";
+import { raftElection, raftExplore, raftThroughput } from "./raft.js";
+import { raftRealThroughput } from "./raft-real.js";
 import { viewerBench } from "./viewer.js";
 import { runScenario } from "../sim/run.js";
 import { loadScenario, type Scenario } from "../sim/scenario/load.js";
 import { FileSink, HashingSink, type TraceSink } from "../sim/trace-sink.js";
 
-const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore", "real-throughput", "real-failover", "real-memory", "viewer"] as const;
+const SECTIONS = ["standard", "trace", "scale", "explore", "failover", "cluster-scale", "cluster-explore", "real-throughput", "real-failover", "real-memory", "viewer", "raft-sim", "raft-election", "raft-explore", "raft-real"] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -337,12 +340,27 @@ const TITLES: Record<Section, string> = {
   "real-throughput": "real nodes: redis-benchmark -t set,get -c 50 against one Faultline node and one redis-server 7 (all slots, one node); median of alternating runs, ratio = Faultline / redis-server",
   "real-failover": "real nodes: 3+3 cluster, node timeout 1000 ms, SIGKILL the master of slot 0; CLUSTER NODES of the survivors every 10 ms; fresh cluster per run; ratio = Faultline / redis-server (≤ 1 is as fast or faster)",
   "real-memory": "real nodes: SET key:<i> <8 bytes> for 1M keys over one pipelined connection; RSS growth per key (VmRSS after − before, 2 s after the load) and redis-server's used_memory",
+  "raft-sim": "Raft store in the simulator: 5 members, N session clients with no think time (one op in flight each), no faults; client ops acknowledged and log entries committed per simulated and per wall second, op latency in simulated ms",
+  "raft-election":
+    "Raft: time without a leader after a leader crash (5 members, one-way latency 4–8 ms, heartbeat = half the minimum timeout, crash at a random point of a heartbeat interval); crash → first raft-leader of a later term on a live member, and → that leader's first commit of its own term; paperMs quotes Ongaro & Ousterhout 2014 §9.3 / Figure 16",
+  "raft-explore": "sim explore over raft-swarm (crashes, pauses, partitions, clogs, loss, duplication, reordering, clock jumps, fast or slow disks losing/tearing unsynced writes, PreVote/CheckQuorum/batch size drawn per seed, a membership change and a transfer; every invariant at every step, linearizability, convergence); then the same swarm with each planted bug on",
+  "raft-real": "Raft store on real processes (bench/raft-real.ts): 5 `faultline raft node` processes on 127.0.0.1, N HTTP clients each with one PUT in flight; committed PUTs per second and latency",
   viewer: "trace viewer in headless chromium (sim view; master-crash with the wait workload, cut to N events): navigation → data-ready → next frame, and 20 scrubber seeks → data-t → next frame; targets 1M events loaded in < 5000 ms, every seek < 100 ms",
 };
 
 /** A real-* section's rows, labelled with the section. */
 async function real(section: Section, rows: Promise<RealRow[]>): Promise<Row[]> {
   return (await rows).map((r) => ({ section, ...r }));
+}
+
+/** Committed PUTs per second on five real members (bench/raft-real.ts), at a few client counts. */
+async function raftReal(quick: boolean): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const clients of quick ? [16] : [1, 16, 64]) {
+    const r = await raftRealThroughput({ clients, seconds: quick ? 2 : 5 });
+    rows.push({ section: "raft-real", name: `${r.members} members, ${clients} client${clients === 1 ? "" : "s"}`, figures: { ...r } });
+  }
+  return rows;
 }
 
 async function runSection(section: Section, quick: boolean): Promise<Row[]> {
@@ -369,6 +387,14 @@ async function runSection(section: Section, quick: boolean): Promise<Row[]> {
       return real(section, realMemory(quick));
     case "viewer":
       return real(section, viewerBench(quick));
+    case "raft-sim":
+      return raftThroughput(quick).map((r) => ({ section, ...r }));
+    case "raft-election":
+      return (await raftElection(quick)).map((r) => ({ section, ...r }));
+    case "raft-explore":
+      return (await raftExplore(quick)).map((r) => ({ section, ...r }));
+    case "raft-real":
+      return raftReal(quick);
   }
 }
 

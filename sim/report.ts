@@ -64,6 +64,9 @@ export function formatRun(r: RunResult, extra: { wallMs: number; trace?: { path:
     const d = r.swarm.draw;
     const rates = Object.entries(d.rates).map(([k, v]) => `${k} ${v}/min`).join(", ") || "none";
     lines.push(`  swarm: faults ${rates} · loss ${d.loss} · duplicate ${d.duplicate} · at most ${d.maxDown} down · core ${d.core.length}/${r.scenario.nodes.length}`);
+    const drawn = Object.entries(d.config ?? {}).map(([k, v]) => `${k} ${JSON.stringify(v)}`);
+    if (d.syncLatency !== undefined) drawn.push(`fsync ${JSON.stringify(d.syncLatency)}`);
+    if (drawn.length > 0) lines.push(`  drawn: ${drawn.join(" · ")}`);
     const conv = r.swarm.convergedAtMs === null ? st.bad("did not converge") : `converged ${(r.swarm.convergedAtMs - r.swarm.livenessStartMs).toFixed(3)} ms after faults stopped`;
     lines.push(`  liveness from ${r.swarm.livenessStartMs} ms: ${conv}`);
   }

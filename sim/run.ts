@@ -100,7 +100,9 @@ export class Run {
       ...s.disk,
       ...(draw?.unsyncedOnCrash === undefined ? {} : { unsyncedOnCrash: draw.unsyncedOnCrash }),
       ...(draw?.tornWrite === undefined ? {} : { tornWrite: draw.tornWrite }),
+      ...(draw?.syncLatency === undefined ? {} : { syncLatency: draw.syncLatency }),
     };
+    const nodeConfigs = scenario.configsWith(draw?.config ?? {});
     const clocks = new Map<NodeId, ClockSetting>();
     for (const n of nodes) {
       const rng = pre.get(streamName.clock(n));
@@ -113,7 +115,7 @@ export class Run {
     this.world = new World({
       seed: this.seed,
       nodes,
-      create: (id, rng) => adapter.create({ id, peers: nodes, config: scenario.nodeConfigs.get(id), rng }),
+      create: (id, rng) => adapter.create({ id, peers: nodes, config: nodeConfigs.get(id), rng }),
       observe: (m) => adapter.observe(m),
       network,
       disk,

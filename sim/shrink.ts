@@ -186,6 +186,8 @@ function materialize(scenario: Scenario, run: RunResult): Doc {
     const disk = (raw["disk"] ??= {}) as Doc;
     if (draw.unsyncedOnCrash !== undefined) disk["unsyncedOnCrash"] = draw.unsyncedOnCrash;
     if (draw.tornWrite !== undefined) disk["tornWrite"] = draw.tornWrite;
+    if (draw.syncLatency !== undefined) disk["syncLatency"] = draw.syncLatency as unknown as Json;
+    if (draw.config !== undefined) raw["config"] = { ...((raw["config"] as Doc | undefined) ?? {}), ...draw.config };
   }
   raw["faults"] = [...((raw["faults"] as Json[] | undefined) ?? []), ...run.applied.map((a) => ({ at: a.atMs, ...a.entry }) as Json)];
   raw["expect"] = [

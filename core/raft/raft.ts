@@ -913,13 +913,21 @@ export class RaftNode implements Machine<RaftMsg, RaftRequest, RaftReply> {
   private onAppendReply(from: NodeId, pr: Progress, msg: AppendEntriesReply, nowMs: number, fx: Fx): void {
     pr.lastHeardMs = nowMs;
     if (msg.success) {
+      // A success that tells nothing new (a duplicate, or one overtaken by a later reply) changes
+      // nothing and sends nothing: if it unpaused a probe, every stale reply would start one more
+      // append, each answered by one more reply, and on a network that reorders or duplicates
+      // those chains multiply into a storm. (A probe answered at exactly the match index, an empty
+      // probe after a snapshot say, is news: the follower is caught up. etcd's rule, stepLeader.)
+      const caughtUp = pr.state === "probe" && msg.matchIndex === pr.match;
+      if (msg.matchIndex <= pr.match && !caughtUp) return;
       pr.paused = false;
+      if (pr.state === "probe") {
+        pr.state = "replicate";
+        pr.inflight = [];
+        pr.next = msg.matchIndex + 1;
+      }
       if (msg.matchIndex > pr.match) {
         pr.match = msg.matchIndex;
-        if (pr.state === "probe") {
-          pr.state = "replicate";
-          pr.inflight = [];
-        }
         pr.next = Math.max(pr.next, pr.match + 1);
         this.afterMatch(from, pr, nowMs, fx);
       }

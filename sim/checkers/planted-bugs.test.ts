@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { HostedRaft } from "../machines/raft.js";
+import type { InvariantChecker } from "../machines/adapter.js";
 import { runScenario } from "../run.js";
 import { loadScenario, type Scenario } from "../scenario/load.js";
 
@@ -84,6 +86,71 @@ describe("planted bugs in the Raft store", () => {
     for (const seed of SEEDS_RAFT) {
       const r = runScenario(fixed, { seed, detail: "events" });
       expect(r.failures.map((f) => `${f.name}: ${f.message}`), `seed ${seed}`).toEqual([]);
+    }
+  });
+});
+
+describe("Figure 8 in the simulator: an entry of an earlier term committed by counting replicas", () => {
+  const FIG8 = "scenarios/failing/raft-commit-old-term.yaml";
+  const SEEDS_FIG8 = Array.from({ length: 10 }, (_, i) => i + 1);
+  const withBug = (on: boolean): Scenario =>
+    load(FIG8, (s) => {
+      const edited = s.replace("bugs: { commitOldTermByCount: true }", `bugs: { commitOldTermByCount: ${on} }`);
+      expect(edited.includes(`commitOldTermByCount: ${on}`)).toBe(true);
+      return edited;
+    });
+
+  /**
+   * Runs one seed and records, beside the verdict, what happened to index 1 (the entry the figure
+   * is about): every `raft-commit` of it, and each term n3 held there in turn (null: nothing).
+   */
+  function figure8(scenario: Scenario, seed: number) {
+    const commitsOf1: { node: string; term: number }[] = [];
+    const n3TermsAt1: (number | null)[] = [];
+    const probe: InvariantChecker = {
+      name: "probe",
+      description: "records index 1's history; never fails",
+      onTrace(line) {
+        if (line.type === "raft-commit" && line["index"] === 1) commitsOf1.push({ node: line.node as string, term: line["term"] as number });
+        return null;
+      },
+      afterStep(node, view) {
+        const m = view.machine(node);
+        if (node !== "n3" || m === null) return null;
+        const t = (m as unknown as HostedRaft).raft.termAt(1);
+        if (n3TermsAt1.at(-1) !== t) n3TermsAt1.push(t);
+        return null;
+      },
+    };
+    const r = runScenario(scenario, { seed, detail: "events", extraCheckers: [probe] });
+    return { r, commitsOf1, n3TermsAt1 };
+  }
+
+  it("with the bug, n1 commits its term-1 entry in term 3 and n5 then leads without it: leader completeness fails on every seed", () => {
+    const scenario = withBug(true);
+    expect(scenario.nodeConfigs.get("n1")).toMatchObject({ bugs: { commitOldTermByCount: true } });
+    for (const seed of SEEDS_FIG8) {
+      const { r, commitsOf1 } = figure8(scenario, seed);
+      expect(r.pass, `seed ${seed}`).toBe(false);
+      expect(r.failures.map((f) => `${f.kind} ${f.name}: ${f.message}`), `seed ${seed}`).toEqual([
+        expect.stringMatching(/^invariant leader-completeness: n5 leads term \d+ without committed entry 1 \(\{"term":1,"kind":"noop"\}; committed in term 3\)$/),
+      ]);
+      // The commit that broke it: n1 counted three replicas of index 1 (term 1) while leading term 3.
+      expect(commitsOf1, `seed ${seed}`).toContainEqual({ node: "n1", term: 1 });
+    }
+  });
+
+  it("without the bug, the same schedule leaves index 1 uncommitted, n5 overwrites it on n3, and every check passes", () => {
+    const scenario = withBug(false);
+    for (const seed of SEEDS_FIG8) {
+      const { r, commitsOf1, n3TermsAt1 } = figure8(scenario, seed);
+      expect(r.failures.map((f) => `${f.kind} ${f.name}: ${f.message}`), `seed ${seed}`).toEqual([]);
+      expect(r.pass).toBe(true);
+      // The figure was played out: n3 held n1's term-1 entry at index 1, then n5's term-2 entry replaced it ...
+      expect(n3TermsAt1, `seed ${seed}`).toEqual([null, 1, 2]);
+      // ... and what was committed at index 1 is n5's entry, never n1's.
+      expect(commitsOf1.length, `seed ${seed}`).toBeGreaterThan(0);
+      expect(commitsOf1.filter((c) => c.term !== 2), `seed ${seed}`).toEqual([]);
     }
   });
 });

@@ -10,6 +10,8 @@
 // drawn parameter from `swarm/<param>`, so enabling one model never changes another's schedule.
 
 import type { NodeId } from "../../core/machine.js";
+import type { Json } from "../../core/trace.js";
+import type { Distribution } from "../engine/latency.js";
 import { exponential, randomInt, sample, shuffled } from "../../core/prng.js";
 import type { Stream, Streams } from "../engine/random.js";
 import { streamName } from "../engine/random.js";
@@ -28,6 +30,10 @@ export interface SwarmDraw {
   readonly tornWrite?: number;
   readonly maxDown: number;
   readonly core: readonly NodeId[];
+  /** The fsync latency this seed's disks got (when `faults.disk.syncLatency` lists choices). */
+  readonly syncLatency?: Distribution;
+  /** Protocol settings this seed drew (`swarm.config`); absent when it lists none. */
+  readonly config?: Readonly<Record<string, Json>>;
 }
 
 export function drawSwarm(cfg: SwarmConfig, nodes: readonly NodeId[], streams: Streams): SwarmDraw {
@@ -40,17 +46,24 @@ export function drawSwarm(cfg: SwarmConfig, nodes: readonly NodeId[], streams: S
   }
   const coreStream = streams.get(streamName.swarm("core"));
   const core = cfg.core === "all" ? [...nodes] : sample(coreStream, nodes, Math.floor(nodes.length / 2) + 1).sort((a, b) => nodes.indexOf(a) - nodes.indexOf(b));
+  // One of the listed values, from the parameter's own stream.
+  const choose = <T>(param: string, values: readonly T[]): T => values[randomInt(streams.get(streamName.swarm(param)), values.length)] as T;
+  const keys = Object.keys(cfg.config);
   const out: SwarmDraw = {
     rates,
     loss: round3(draw("loss", f.loss)),
     duplicate: round3(draw("duplicate", f.duplicate)),
     maxDown: cfg.maxDown ?? Math.floor((nodes.length - 1) / 2),
     core,
+    ...(keys.length === 0 ? {} : { config: Object.fromEntries(keys.map((k) => [k, choose(`config.${k}`, cfg.config[k] as Json[])])) }),
   };
   if (f.disk === undefined) return out;
-  const modes = f.disk.unsyncedOnCrash;
-  const mode = modes[randomInt(streams.get(streamName.swarm("disk.unsyncedOnCrash")), modes.length)] as "lose" | "keep" | "random";
-  return { ...out, unsyncedOnCrash: mode, tornWrite: round3(draw("disk.tornWrite", f.disk.tornWrite)) };
+  return {
+    ...out,
+    unsyncedOnCrash: choose("disk.unsyncedOnCrash", f.disk.unsyncedOnCrash),
+    tornWrite: round3(draw("disk.tornWrite", f.disk.tornWrite)),
+    ...(f.disk.syncLatency === undefined ? {} : { syncLatency: choose("disk.syncLatency", f.disk.syncLatency) }),
+  };
 }
 
 function round3(x: number): number {

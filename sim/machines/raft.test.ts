@@ -53,6 +53,53 @@ describe("the raft machine in the simulator", () => {
   });
 });
 
+/**
+ * Regression (raft-swarm seed 1683 of a variant): a candidate paused right after asking for votes
+ * gets them all while paused; the others elect a leader of the next term, which commits; on
+ * resuming, the candidate counts its queued votes and becomes leader of the older term. That is
+ * legal Raft (its votes were cast before the voters moved on; it steps down at the first message
+ * of the newer term), and leader completeness only speaks of leaders of later terms.
+ */
+const LATE_LEADER = `
+name: late-leader
+machine: raft
+nodes: 5
+durationMs: 2500
+config:
+  checkQuorum: false
+  electionTimeoutMs: [400, 500]
+nodeConfig:
+  n5: { electionTimeoutMs: [150, 160] }
+network:
+  latency: { dist: constant, ms: 5 }
+disk:
+  syncLatency: { dist: constant, ms: 1 }
+faults:
+  - when: { node: n5, role: candidate }
+    delayMs: 3
+    pause: n5
+  - when: { node: n5, role: candidate }
+    delayMs: 1500
+    resume: n5
+`;
+
+describe("a candidate that takes office in an old term after a newer term committed", () => {
+  it("is not a leader-completeness violation, and it steps down", () => {
+    const lines: Record<string, unknown>[] = [];
+    const scenario = loadScenario(join(ROOT, "late-leader.yaml"), LATE_LEADER);
+    const result = runScenario(scenario, { seed: 1, detail: "events", sink: { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>), close: () => {} } });
+    expect(result.failures).toEqual([]);
+    const leaders = lines.filter((e) => e["type"] === "raft-leader").map((e) => [e["node"], e["term"]]);
+    // Another node led term 2 and committed in it; then n5 took office in term 1.
+    const commitInTerm2 = lines.findIndex((e) => e["type"] === "raft-commit" && e["term"] === 2);
+    const lateLeader = lines.findIndex((e) => e["type"] === "raft-leader" && e["node"] === "n5" && e["term"] === 1);
+    expect(commitInTerm2).toBeGreaterThan(0);
+    expect(lateLeader, JSON.stringify(leaders)).toBeGreaterThan(commitInTerm2);
+    // It stepped down to the newer term.
+    expect(lines.slice(lateLeader).some((e) => e["type"] === "raft-role" && e["node"] === "n5" && e["role"] === "follower" && (e["term"] as number) >= 2)).toBe(true);
+  });
+});
+
 // ---- the step checkers on hand-made logs ------------------------------------------------------------
 
 interface FakeLog {
@@ -118,6 +165,17 @@ describe("raft step checkers", () => {
     const c = checker("leader-completeness");
     expect(c.afterStep?.("n1", view({ n1: fake({ commitIndex: 2, entries: [cmd(1, "a"), cmd(1, "b")] }) }))).toBeNull();
     expect(c.afterStep?.("n2", view({ n2: fake({ role: "leader", term: 2, entries: [cmd(1, "a"), cmd(2, "c")] }) }))).toMatch(/^n2 leads term 2 without committed entry 2/);
+  });
+
+  it("leader completeness: a leader of an earlier term than the commit is not held to it (it took office late)", () => {
+    const c = checker("leader-completeness");
+    // n1 leads term 3 and commits entry 2 (its no-op); n2, granted votes for term 2 long ago, only now takes office.
+    expect(c.afterStep?.("n1", view({ n1: fake({ role: "leader", term: 3, commitIndex: 2, entries: [cmd(1, "a"), cmd(3, "noop")] }) }))).toBeNull();
+    expect(c.afterStep?.("n2", view({ n2: fake({ role: "leader", term: 2, entries: [cmd(1, "a"), cmd(2, "c")] }) }))).toBeNull();
+    // A leader of term 4 is held to everything committed in term 3.
+    expect(c.afterStep?.("n4", view({ n4: fake({ role: "leader", term: 4, entries: [cmd(1, "a"), cmd(2, "c")] }) }))).toBe(
+      'n4 leads term 4 without committed entry 2 ({"term":3,"kind":"command","command":"noop"}; committed in term 3)',
+    );
   });
 
   it("state machine safety: two commands applied at one index are caught", () => {

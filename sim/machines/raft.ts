@@ -199,17 +199,24 @@ function logMatching(): InvariantChecker {
 }
 
 /**
- * Committed entries never change, and every leader holds them all (leader completeness): each
- * entry at or below a node's commit index is recorded; a node that has become leader of a new term
- * is checked against every committed entry above its snapshot.
+ * Committed entries never change, and every leader of a later term holds them all (leader
+ * completeness, the Raft paper's §5.4: "if a log entry is committed in a given term, then that
+ * entry will be present in the logs of the leaders for all higher-numbered terms"). Each entry at
+ * or below a node's commit index is recorded with the term it was committed in: the current term
+ * of the first node seen to hold it committed, which is the leader that committed it (followers
+ * learn commits only from a leader, after it). A node that has become leader of a new term is
+ * checked against every entry committed in an earlier term above its snapshot. An entry committed
+ * in a later term is no concern of it: a candidate that was granted its votes, then paused or cut
+ * off, can take office in its old term after a newer leader has committed more (its votes were
+ * cast before the voters moved on); it will learn of the newer term and step down.
  */
 function leaderCompleteness(): InvariantChecker {
-  const committed = new Map<number, string>();
+  const committed = new Map<number, { readonly entry: string; readonly inTerm: number }>();
   const through = new Map<HostedRaft, number>();
   const leaderTermChecked = new Map<HostedRaft, number>();
   return {
     name: "leader-completeness",
-    description: "a committed entry never changes, and is in the log of every later leader",
+    description: "a committed entry never changes, and is in the log of every leader of a later term",
     afterStep(node: NodeId, view: ClusterView) {
       const m = view.machine(node);
       if (m === null) return null;
@@ -220,16 +227,16 @@ function leaderCompleteness(): InvariantChecker {
         if (e === null) continue;
         const s = JSON.stringify(e);
         const known = committed.get(i);
-        if (known === undefined) committed.set(i, s);
-        else if (known !== s) return `committed entry ${i} is ${known} on one node and ${s} on ${node}`;
+        if (known === undefined) committed.set(i, { entry: s, inTerm: r.currentTerm });
+        else if (known.entry !== s) return `committed entry ${i} is ${known.entry} on one node and ${s} on ${node}`;
       }
       through.set(h, Math.max(through.get(h) ?? 0, r.commitIndex));
       if (r.role !== "leader" || leaderTermChecked.get(h) === r.currentTerm) return null;
       leaderTermChecked.set(h, r.currentTerm);
-      for (const [index, entry] of committed) {
-        if (index <= r.snapshotIndex) continue;
+      for (const [index, { entry, inTerm }] of committed) {
+        if (index <= r.snapshotIndex || inTerm >= r.currentTerm) continue;
         const mine = r.entryAt(index);
-        if (mine === null || JSON.stringify(mine) !== entry) return `${node} leads term ${r.currentTerm} without committed entry ${index} (${entry})`;
+        if (mine === null || JSON.stringify(mine) !== entry) return `${node} leads term ${r.currentTerm} without committed entry ${index} (${entry}; committed in term ${inTerm})`;
       }
       return null;
     },

@@ -67,6 +67,12 @@ export interface Scenario {
   readonly adapter: MachineAdapter<unknown>;
   readonly nodes: readonly NodeId[];
   readonly nodeConfigs: ReadonlyMap<NodeId, unknown>;
+  /**
+   * The nodes' configs with protocol settings a swarm seed drew (`swarm.config`) merged over
+   * `config` and under `nodeConfig`. Each value was checked at load; a combination the protocol
+   * refuses throws an Error that says which.
+   */
+  configsWith(drawn: Readonly<Record<string, unknown>>): ReadonlyMap<NodeId, unknown>;
   readonly expectations: readonly CompiledExpectation[];
   readonly faults: readonly CompiledFault[];
 }
@@ -98,6 +104,24 @@ export function loadScenario(path: string, source: string): Scenario {
     const override = data.nodeConfig[n];
     nodeConfigs.set(n, override === undefined ? base : validateConfig(adapter.configSchema, { ...(data.config as object | undefined), ...override }, ["nodeConfig", n], at));
   }
+
+  // Each per-seed choice must be a valid setting on its own (combinations are checked when drawn).
+  for (const [key, values] of Object.entries(data.swarm?.config ?? {})) {
+    for (const [i, value] of values.entries()) checkChoice(adapter.configSchema, data.config, key, value, ["swarm", "config", key, i], at);
+  }
+  const configsWith = (drawn: Readonly<Record<string, unknown>>): ReadonlyMap<NodeId, unknown> => {
+    if (Object.keys(drawn).length === 0) return nodeConfigs;
+    const out = new Map<NodeId, unknown>();
+    for (const n of nodes) {
+      const r = adapter.configSchema.safeParse({ ...(data.config as object | undefined), ...drawn, ...data.nodeConfig[n] });
+      if (!r.success) {
+        const issue = r.error.issues[0];
+        throw new Error(`swarm.config: the settings drawn, ${JSON.stringify(drawn)}, are invalid for ${n}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+      }
+      out.set(n, r.data);
+    }
+    return out;
+  };
 
   const scope: PredicateScope = { nodes, fields: adapter.observation };
   const guard = <T>(f: () => T): T => {
@@ -134,7 +158,7 @@ export function loadScenario(path: string, source: string): Scenario {
   }
 
   const name = data.name ?? baseName(path).replace(/\.ya?ml$/, "");
-  return { path, file: baseName(path), source, name, data, adapter, nodes, nodeConfigs, expectations, faults };
+  return { path, file: baseName(path), source, name, data, adapter, nodes, nodeConfigs, configsWith, expectations, faults };
 }
 
 function baseName(path: string): string {
@@ -149,6 +173,17 @@ function nodeNames(data: ScenarioData, at: (p: Path, m: string) => ScenarioError
     seen.add(n);
   }
   return [...data.nodes];
+}
+
+/** One value a swarm may draw for `key`, checked merged over `config`; errors point at the value. */
+function checkChoice(schema: z.ZodType<unknown>, config: unknown, key: string, value: unknown, path: Path, at: (p: Path, m: string, key?: boolean) => ScenarioError): void {
+  const r = schema.safeParse({ ...(config as object | undefined), [key]: value });
+  if (r.success) return;
+  const issue = r.error.issues[0] as ZodIssueLike;
+  const rel = issue.path.filter((k): k is string | number => typeof k !== "symbol");
+  if (issue.code === "unrecognized_keys" && issue.keys?.includes(key) === true) throw at(path.slice(0, -1), `unknown setting "${key}"`, true);
+  if (rel[0] === key) throw at([...path, ...rel.slice(1)], issue.message);
+  throw at(path, `${rel.join(".") || "config"}: ${issue.message}`);
 }
 
 function validateConfig(schema: z.ZodType<unknown>, value: unknown, path: Path, at: (p: Path, m: string) => ScenarioError): unknown {

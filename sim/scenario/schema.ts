@@ -255,10 +255,23 @@ const swarmSchema = z
         loss: range(probability).optional(),
         duplicate: range(probability).optional(),
         clockJump: z.object({ ratePerMin: rateRange, jumpMs: range(z.number()) }).strict().optional(),
-        disk: z.object({ unsyncedOnCrash: z.array(unsynced).min(1), tornWrite: range(probability) }).strict().optional(),
+        disk: z
+          .object({
+            unsyncedOnCrash: z.array(unsynced).min(1),
+            tornWrite: range(probability),
+            /** fsync latencies to choose from, one per seed (say a fast and a slow disk). */
+            syncLatency: z.array(distributionSchema).min(1).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
+    /**
+     * Protocol settings drawn per seed: each key takes one of its listed values, merged over
+     * `config` (a node's `nodeConfig` still wins), e.g. `{ preVote: [true, false] }`.
+     */
+    config: z.record(z.string(), z.array(z.unknown(), { error: "expected a list of values to choose from, e.g. preVote: [true, false]" }).min(1)).default({}),
   })
   .strict()
   .refine((sw) => sw.faultsFromMs < sw.safetyMs, { message: "faultsFromMs must be less than safetyMs", path: ["faultsFromMs"] });
