@@ -127,7 +127,8 @@ export class Harness {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** "node term" → the candidate it voted for (votes survive crashes, so this does too). */
   private readonly votes = new Map<string, string>();
-  private readonly committed = new Map<number, string>();
+  /** Committed entries by index, with the term they were committed in (the committing node's term). */
+  private readonly committed = new Map<number, { readonly entry: string; readonly inTerm: number }>();
   private readonly appliedAt = new Map<number, string>();
   /** Per node, the commit index the log-matching check has reached. */
   private readonly checkedThrough = new Map<NodeId, number>();
@@ -450,8 +451,11 @@ export class Harness {
     const prev = this.leaderOfTerm.get(term);
     if (prev !== undefined && prev !== st.id) this.violations.push(`election safety: ${prev} and ${st.id} both led term ${term}`);
     this.leaderOfTerm.set(term, st.id);
-    // Leader completeness: every committed entry is in the new leader's log.
-    for (const [index, entry] of this.committed) {
+    // Leader completeness (§5.4): every entry committed in an earlier term is in the new leader's
+    // log. (A candidate paused with its votes granted may take office in its old term after a
+    // newer leader committed more: leaders of later terms only are bound.)
+    for (const [index, { entry, inTerm }] of this.committed) {
+      if (inTerm >= term) continue;
       const mine = st.machine.entryAt(index);
       if (index > st.machine.snapshotIndex && (mine === null || JSON.stringify(mine) !== entry)) {
         this.violations.push(`leader completeness: ${st.id} leads term ${term} without committed entry ${index}`);
@@ -468,8 +472,8 @@ export class Harness {
       if (e === null) continue;
       const s = JSON.stringify(e);
       const known = this.committed.get(i);
-      if (known === undefined) this.committed.set(i, s);
-      else if (known !== s) this.violations.push(`committed entry ${i} differs: ${known} vs ${s} on ${st.id}`);
+      if (known === undefined) this.committed.set(i, { entry: s, inTerm: m.currentTerm });
+      else if (known.entry !== s) this.violations.push(`committed entry ${i} differs: ${known.entry} vs ${s} on ${st.id}`);
     }
     this.checkedThrough.set(st.id, m.commitIndex);
   }
