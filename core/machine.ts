@@ -49,7 +49,10 @@ export type Input<M extends Message, Req> =
 /**
  * `persist` appends one record to a file, or replaces the whole file with one record (atomically,
  * as write-to-temp-then-rename does). With `sync` the host fsyncs before reporting completion;
- * without it the record sits in the page cache and a crash may lose it.
+ * without it the record sits in the page cache and a crash may lose it. With `notify: false` the
+ * machine needs no `persisted` input for it and nothing may wait for it (no `after` names it): a
+ * host may skip reporting it (an AOF append under appendfsync everysec, one per write). Hosts
+ * still carry out persists in order, so a later persist's completion covers it.
  *
  * `set-timer` replaces any timer of the same name; timers are deadlines on the node's local clock.
  *
@@ -69,6 +72,7 @@ export type Effect<M extends Message, Rep> =
       readonly op: "append" | "write";
       readonly record: Json;
       readonly sync: boolean;
+      readonly notify?: false;
     }
   | {
       readonly kind: "reply";

@@ -96,6 +96,19 @@ describe("DurableGate", () => {
     expect(g.complete(0)).toEqual([]);
   });
 
+  it("does not track a persist with notify: false (nothing waits for it), but keeps its id in order", () => {
+    const g = new DurableGate<Msg, string>();
+    const quiet: Fx = { kind: "persist", id: 0, file: "aof", op: "append", record: 0, sync: false, notify: false };
+    // A client's reply emitted with it is not held: no completion is coming.
+    expect(labels(g.admit([quiet, reply("ok")]))).toEqual(["persist:0", "reply:ok"]);
+    expect(g.heldCount).toBe(0);
+    // A completion reported anyway changes nothing; a later persist still needs a greater id.
+    expect(g.complete(0)).toEqual([]);
+    expect(() => g.admit([persist(0)])).toThrow(/increase/);
+    expect(labels(g.admit([persist(1), send(1, 1)]))).toEqual(["persist:1"]);
+    expect(labels(g.complete(1))).toEqual(["send:1"]);
+  });
+
   it("asserts that persist ids increase", () => {
     const g = new DurableGate<Msg, string>();
     g.admit([persist(3)]);

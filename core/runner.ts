@@ -40,7 +40,8 @@ export class DurableGate<M extends Message, Rep> {
       if (effect.kind === "persist") {
         if (!(effect.id > this.persistIdMax)) assert(false, `persist ids must increase (${effect.id} after ${this.persistIdMax})`);
         this.persistIdMax = effect.id;
-        this.inFlight.add(effect.id);
+        // One nothing waits for is never in flight: its completion, if reported, changes nothing.
+        if (effect.notify !== false) this.inFlight.add(effect.id);
         out.push(effect);
         continue;
       }

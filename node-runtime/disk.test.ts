@@ -152,6 +152,17 @@ describe("Disk", () => {
     expect(recover(dir, new Set(), appended).recovered?.files["nodes.conf"]?.records).toEqual([{ v: 2 }]);
   });
 
+  it("writes a persist with notify: false like any other but does not report it", async () => {
+    const { d, done } = disk();
+    d.submit({ id: 1, file: "log", op: "append", record: "a", sync: false, notify: false });
+    d.submit({ id: 2, file: "log", op: "append", record: "b", sync: true });
+    await d.drain();
+    expect(done).toEqual([2]);
+    expect(d.pending).toBe(0);
+    expect(readFileSync(join(dir, "log"), "utf8")).toBe(lines("a", "b"));
+    await d.close();
+  });
+
   it("a write after appends to the same file replaces it, and later appends go to the new file", async () => {
     const { d } = disk();
     d.submit({ id: 1, file: "f", op: "append", record: 1, sync: false });

@@ -30,6 +30,8 @@ export interface PersistRequest {
   readonly op: "append" | "write";
   readonly record: Json;
   readonly sync: boolean;
+  /** false: nothing waits for this one, so its completion is not reported (core/machine.ts). */
+  readonly notify?: false;
 }
 
 /** A file in --dir the cluster node must not start from; the CLI prints the message and exits 1. */
@@ -151,7 +153,7 @@ export class Disk {
         }
         for (const req of group) {
           this.pendingCount -= 1;
-          this.onDone(req.id);
+          if (req.notify !== false) this.onDone(req.id);
         }
       }
     }

@@ -60,11 +60,12 @@ export interface RecordFilePolicy {
 /** One record as its line: `<crc32 hex> <json>\n`. */
 export function recordLine(record: Json): string {
   const json = JSON.stringify(record);
-  return `${crcHex(Buffer.from(json, "utf8"))} ${json}\n`;
+  return `${crcHex(json)} ${json}\n`;
 }
 
-function crcHex(bytes: Buffer): string {
-  return crc32(bytes).toString(16).padStart(CRC_HEX_CHARS, "0");
+/** The CRC-32 of `data` in 8 hex digits (a string is taken as its UTF-8 bytes, without copying it to a Buffer first). */
+function crcHex(data: Buffer | string): string {
+  return crc32(data).toString(16).padStart(CRC_HEX_CHARS, "0");
 }
 
 /** A line's record, or why it is not one. `line` excludes the newline. */

@@ -136,7 +136,7 @@ export class Aof {
         const r = ranges[0] as Range;
         r.bytes += respSize(cmd);
         const id = this.nextPersistId();
-        fx.push({ kind: "persist", id, file: this.aofFile(r), op: "append", record: { c: [cmd] } as unknown as Json, sync: always });
+        fx.push({ kind: "persist", id, file: this.aofFile(r), op: "append", record: { c: [cmd] } as unknown as Json, ...appendFlags(always) });
         if (!always) r.unsynced = true;
         return always ? id : null;
       }
@@ -155,7 +155,7 @@ export class Aof {
     let last: PersistId | null = null;
     for (const [r, list] of byRange) {
       const id = this.nextPersistId();
-      fx.push({ kind: "persist", id, file: this.aofFile(r), op: "append", record: { c: list } as unknown as Json, sync: always });
+      fx.push({ kind: "persist", id, file: this.aofFile(r), op: "append", record: { c: list } as unknown as Json, ...appendFlags(always) });
       if (!always) r.unsynced = true;
       last = id;
     }
@@ -222,4 +222,12 @@ export class Aof {
     const slot = keySlot(cmd[idx[0] as number] as string);
     return [this.ranges[Math.floor(slot / this.config.aofRangeSlots)] as Range];
   }
+}
+
+/**
+ * An AOF append's flags: under appendfsync always it is fsynced and the step's replies wait for
+ * it; otherwise nothing waits for it, so the host need not report its completion (`notify`).
+ */
+function appendFlags(always: boolean): { readonly sync: boolean; readonly notify?: false } {
+  return always ? { sync: true } : { sync: false, notify: false };
 }
