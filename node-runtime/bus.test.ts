@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterMsg } from "../core/cluster/types.js";
-import { type Certs, freeClusterPort, makeCerts, opensslMissing, readLog, sleep, waitFor } from "../test/real/support.js";
+import { type Certs, freeClusterPort, makeCerts, opensslMissing, readLog, sleep, tlsSettingsFor, waitFor } from "../test/real/support.js";
 import { Bus, type BusSecurity } from "./bus.js";
 import { NodeLog } from "./log.js";
-import { loadTls, type TlsSettings } from "./tls.js";
+import { loadTls } from "./tls.js";
 
 interface TestBus {
   readonly bus: Bus;
@@ -151,23 +151,7 @@ describe.skipIf(noOpenssl !== null && !mustRun)("bus over TLS (tls-cluster)", ()
   });
 
   const tlsOf = (cert: string, key: string, ca: string): BusSecurity => {
-    const settings: TlsSettings = {
-      certFile: cert,
-      keyFile: key,
-      keyFilePass: null,
-      clientCertFile: null,
-      clientKeyFile: null,
-      clientKeyFilePass: null,
-      caCertFile: ca,
-      caCertDir: null,
-      dhParamsFile: null,
-      authClients: "yes",
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.3",
-      ciphers: null,
-      ciphersuites: null,
-      preferServerCiphers: false,
-    };
+    const settings = tlsSettingsFor(cert, key, ca);
     const loaded = loadTls(settings);
     return { tls: { server: loaded.busServer, client: loaded.busClient }, secret: null };
   };

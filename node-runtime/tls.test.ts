@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Certs, KEY_PASSPHRASE, makeCerts, opensslMissing } from "../test/real/support.js";
+import { type Certs, KEY_PASSPHRASE, makeCerts, opensslMissing, tlsSettingsFor } from "../test/real/support.js";
 import { loadBusSecret, loadTls, parseTlsProtocols, TlsError, type TlsSettings } from "./tls.js";
 
 const root = mkdtempSync(join(tmpdir(), "faultline-tls-"));
@@ -55,23 +55,7 @@ describe.skipIf(noOpenssl !== null && !mustRun)("loadTls", () => {
   beforeAll(async () => {
     if (noOpenssl !== null) throw new Error(`${noOpenssl}, and CI=true requires these tests`);
     certs = await makeCerts(mkdtempSync(join(root, "certs-")));
-    base = {
-      certFile: certs.cert,
-      keyFile: certs.key,
-      keyFilePass: null,
-      clientCertFile: null,
-      clientKeyFile: null,
-      clientKeyFilePass: null,
-      caCertFile: certs.caCert,
-      caCertDir: null,
-      dhParamsFile: null,
-      authClients: "yes",
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.3",
-      ciphers: null,
-      ciphersuites: null,
-      preferServerCiphers: false,
-    };
+    base = tlsSettingsFor(certs.cert, certs.key, certs.caCert);
   });
 
   it("gives the client port tls-auth-clients' choice, the bus mutual authentication, and outbound links the server certificate by default", () => {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "ioredis";
 import { keySlot } from "../../core/cluster/slots.js";
-import { onPath, type Out } from "./support.js";
+import { Fatal, onPath, type Out, waitFor } from "./support.js";
 
 const repo = join(import.meta.dirname, "..", "..");
 const bin = join(repo, "bin", "faultline.js");
@@ -92,8 +92,8 @@ function raw(port: number, bytes: string, waitMs: number): Promise<{ reply: stri
   });
 }
 
-/** An error no retry can fix: a node process died. `waitFor` rethrows it at once. */
-class NodeDied extends Error {}
+/** An error no retry can fix: a node process died. `waitFor` rethrows it at once (a Fatal). */
+class NodeDied extends Fatal {}
 
 /** Throws NodeDied, with what the process printed (a crash's stack), when the node at `port` has exited. */
 function assertAlive(port: number): void {
@@ -101,22 +101,6 @@ function assertAlive(port: number): void {
   if (n !== undefined && (n.child.exitCode !== null || n.child.signalCode !== null)) {
     throw new NodeDied(`node ${port} exited (${n.child.exitCode ?? n.child.signalCode}):\n${n.output}`);
   }
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== null) return v;
-    } catch (e) {
-      if (e instanceof NodeDied) throw e;
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last === null ? "" : ` (last error: ${String(last)})`}`);
 }
 
 /** One line of CLUSTER NODES, as redis-server 7 prints it. */

@@ -11,6 +11,7 @@ import type { RespValue } from "../../core/resp/codec.js";
 import { RespClient, textOf } from "../../node-runtime/resp-client.js";
 import { infoFields } from "../../node-runtime/admin.js";
 import { type NodeEntry, parseClusterNodes } from "../../node-runtime/cluster-table.js";
+import type { TlsSettings } from "../../node-runtime/tls.js";
 
 /** The checkout: two folders up from test/real/, three from dist/test/real/ (the bench runs the built copy). */
 export const repo = join(import.meta.dirname, "..", "..", ...(basename(join(import.meta.dirname, "..", "..")) === "dist" ? [".."] : []));
@@ -289,6 +290,27 @@ export interface Certs {
 }
 
 export const KEY_PASSPHRASE = "pass phrase";
+
+/** TLS settings as the tls-* directives give them by default, with this certificate, key and CA. */
+export function tlsSettingsFor(certFile: string, keyFile: string, caCertFile: string): TlsSettings {
+  return {
+    certFile,
+    keyFile,
+    keyFilePass: null,
+    clientCertFile: null,
+    clientKeyFile: null,
+    clientKeyFilePass: null,
+    caCertFile,
+    caCertDir: null,
+    dhParamsFile: null,
+    authClients: "yes",
+    minVersion: "TLSv1.2",
+    maxVersion: "TLSv1.3",
+    ciphers: null,
+    ciphersuites: null,
+    preferServerCiphers: false,
+  };
+}
 
 /** Why TLS tests cannot run here (no openssl), or null. */
 export function opensslMissing(): string | null {
