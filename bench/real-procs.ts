@@ -13,7 +13,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { infoFields } from "../node-runtime/admin.js";
-import { faultline, freeClusterPort, onPath, type Out as Ran, run } from "../test/real/support.js";
+import { ask, faultline, freeClusterPort, onPath, type Out as Ran, run } from "../test/real/support.js";
 export { faultline, run, type Ran };
 import { integerOf, RespClient } from "../node-runtime/resp-client.js";
 
@@ -169,17 +169,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, servers: reado
   throw new Error(`${what}: not within ${timeoutMs} ms${why}\n${servers.map(diagnostics).join("\n")}`);
 }
 
-/** One command on a fresh connection; a text reply as text. */
-export async function ask(port: number, command: readonly string[]): Promise<string> {
-  const c = await RespClient.connect("127.0.0.1", port, 2_000);
-  try {
-    return await c.text(command, 5_000);
-  } finally {
-    c.close();
-  }
-}
+/** One command on a fresh connection; a text reply as text (test/real/support.ts's). */
+export { ask };
 
-/** One command on a fresh connection; an integer reply as a number. */
 export async function askInteger(port: number, command: readonly string[]): Promise<number> {
   const c = await RespClient.connect("127.0.0.1", port, 2_000);
   try {

@@ -18,21 +18,14 @@
 import { readdirSync } from "node:fs";
 import { open, rename, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import type { PersistId, Recovered, RecoveredFile } from "../core/machine.js";
+import type { Effect, Message, PersistId, Recovered, RecoveredFile } from "../core/machine.js";
 import type { Json } from "../core/trace.js";
 import { RecordFileError, type RecordFilePolicy, type RecordFileReport, recordLine, recoverRecordFile } from "./records.js";
 
 const TMP_SUFFIX = ".tmp";
 
-export interface PersistRequest {
-  readonly id: PersistId;
-  readonly file: string;
-  readonly op: "append" | "write";
-  readonly record: Json;
-  readonly sync: boolean;
-  /** false: nothing waits for this one, so its completion is not reported (core/machine.ts). */
-  readonly notify?: false;
-}
+/** A machine's `persist` effect, as the host hands it over (core/machine.ts says what each field means). */
+export type PersistRequest = Omit<Extract<Effect<Message, unknown>, { kind: "persist" }>, "kind">;
 
 /** A file in --dir the cluster node must not start from; the CLI prints the message and exits 1. */
 export class RecoveryError extends RecordFileError {}
