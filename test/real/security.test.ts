@@ -108,6 +108,8 @@ describe("cluster-bus-secret", () => {
     expect(await ask(outsider.port, ["CLUSTER", "MEET", "127.0.0.1", String(target.port)])).toBe("OK");
     await waitFor(`${target.port} logs bus-auth-failed from ${outsider.port}`, WAIT_MS, async () => (logged(target, "bus-auth-failed").some((l) => l["from"] === `127.0.0.1:${outsider.port}`) ? true : null));
     expect(logged(target, "bus-auth-failed").find((l) => l["from"] === `127.0.0.1:${outsider.port}`)).toMatchObject({ level: "warn", error: reason });
+    // The outsider logs the refusal when the close reaches it, which may come after the target's line.
+    await waitFor(`${outsider.port} logs the refusal`, WAIT_MS, async () => (logged(outsider, "bus-auth-failed").length > 0 ? true : null));
     expect(logged(outsider, "bus-auth-failed")[0]).toMatchObject({ to: `127.0.0.1:${target.port}`, error: `refused by the listener: ${reason}` });
     // Redis drops a handshake that has not completed within the node timeout (at least 1 s).
     await waitFor(`${outsider.port} drops its handshake entry`, WAIT_MS, async () => ((await tableOf(outsider.port)).length === 1 ? true : null));
